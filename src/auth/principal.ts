@@ -1,0 +1,47 @@
+import { z } from "zod";
+
+/** Who is calling, as the verified token says. */
+export interface Principal {
+  readonly tenant: string;
+  /** The user; absent for a client-credentials ("client mode") token. */
+  readonly subject: string | undefined;
+  readonly clientId: string | undefined;
+  readonly email: string | undefined;
+  readonly scopes: ReadonlySet<string>;
+  readonly permissions: ReadonlySet<string>;
+  readonly accounts: ReadonlySet<string>;
+  readonly orgs: ReadonlySet<string>;
+}
+
+const text = z.string().min(1).max(255);
+// Account numbers are strings ("A-12345") but some issuers emit plain numbers.
+const idList = z.array(z.union([text, z.number().transform(String)])).default([]);
+
+const ClaimsSchema = z.object({
+  sub: text.optional(),
+  tenant: text.default("default"),
+  scope: z.string().optional(),
+  scp: z.array(z.string()).optional(),
+  client_id: text.optional(),
+  azp: text.optional(),
+  permissions: z.array(z.string()).default([]),
+  accounts: idList,
+  orgs: idList,
+  email: z.string().max(255).optional(),
+});
+
+/** Throws a ZodError when a claim has the wrong shape. */
+export function principalFromClaims(claims: unknown): Principal {
+  const c = ClaimsSchema.parse(claims);
+  const scopes = [...(c.scope?.split(" ") ?? []), ...(c.scp ?? [])].filter(Boolean);
+  return {
+    tenant: c.tenant,
+    subject: c.sub,
+    clientId: c.client_id ?? c.azp,
+    email: c.email,
+    scopes: new Set(scopes),
+    permissions: new Set(c.permissions),
+    accounts: new Set(c.accounts),
+    orgs: new Set(c.orgs),
+  };
+}

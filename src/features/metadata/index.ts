@@ -1,0 +1,2 @@
+export { createMetadataRepository, type MetadataRepository } from "./metadata.repository.js";
+export { createMetadataService, type MetadataEntry, type MetadataService } from "./metadata.service.js";

@@ -1,0 +1,131 @@
+import { LINKED_OBJECT_TYPES } from "../../auth/policy.js";
+import { builder } from "../../graphql/builder.js";
+import { type MetadataEntry, parseJsonValue } from "./metadata.service.js";
+
+// Names and argument types of updateMetadata, metadata and metadataForKey are Kraken's published
+// API: Kraken clients run against us unchanged. Extend freely; never rename.
+
+export const LinkedObjectTypeEnum = builder.enumType("LinkedObjectType", {
+  description: "The kind of object an entry is attached to.",
+  values: LINKED_OBJECT_TYPES,
+});
+
+const namespaceDescription =
+  "Visibility level: omitted = default namespace (the user's own); a name like `billing` = readable by the user, " +
+  "written by staff; `$app` = the calling OAuth client's private namespace.";
+
+export const MetadataRef = builder.objectRef<MetadataEntry>("Metadata").implement({
+  description: "One key/value entry attached to a linked object.",
+  fields: (t) => ({
+    key: t.exposeString("key"),
+    value: t.exposeString("value", { description: "The value exactly as written (opaque text)." }),
+    jsonValue: t.field({
+      type: "JSON",
+      nullable: true,
+      description: "`value` parsed as JSON, or null when it is not valid JSON.",
+      resolve: (entry) => parseJsonValue(entry.value),
+    }),
+    namespace: t.exposeString("namespace", { nullable: true, description: namespaceDescription }),
+    linkedObjectType: t.field({ type: LinkedObjectTypeEnum, resolve: (entry) => entry.linkedObjectType }),
+    identifier: t.exposeString("identifier"),
+    version: t.exposeInt("version", { description: "1 on create, +1 on every update." }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true }),
+  }),
+});
+
+const MetadataInput = builder.inputType("MetadataInput", {
+  fields: (t) => ({
+    linkedObjectType: t.field({ type: LinkedObjectTypeEnum, required: true }),
+    identifier: t.string({ required: true }),
+    key: t.string({ required: true, description: "1-255 characters of a-z, A-Z, 0-9, '.', '_', '-'." }),
+    value: t.string({ required: true }),
+    namespace: t.string({ description: namespaceDescription }),
+    expiresAt: t.field({ type: "DateTime", description: "Must be in the future; the entry vanishes then." }),
+    expectedVersion: t.int({
+      description: "Compare-and-set: write only if the current version is this (0 = must not exist yet).",
+    }),
+  }),
+});
+
+const DeleteMetadataInput = builder.inputType("DeleteMetadataInput", {
+  fields: (t) => ({
+    linkedObjectType: t.field({ type: LinkedObjectTypeEnum, required: true }),
+    identifier: t.string({ required: true }),
+    key: t.string({ required: true }),
+    namespace: t.string({ description: namespaceDescription }),
+    expectedVersion: t.int({ description: "Delete only if the current version is this." }),
+  }),
+});
+
+const UpdateMetadata = builder.objectRef<{ metadata: MetadataEntry }>("UpdateMetadata").implement({
+  fields: (t) => ({ metadata: t.expose("metadata", { type: MetadataRef }) }),
+});
+
+const DeleteMetadata = builder.objectRef<{ metadata: MetadataEntry }>("DeleteMetadata").implement({
+  fields: (t) => ({
+    metadata: t.expose("metadata", { type: MetadataRef, description: "The entry as it was before deletion." }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  metadata: t.field({
+    type: [MetadataRef],
+    description: "All live entries of an object in one namespace, ordered by key.",
+    args: {
+      identifier: t.arg.string({ required: true }),
+      linkedObjectType: t.arg({ type: LinkedObjectTypeEnum, description: "Defaults to ACCOUNT, as in Kraken." }),
+      namespace: t.arg.string({ description: namespaceDescription }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.metadata.getEntries(ctx.principal, {
+        ...args,
+        linkedObjectType: args.linkedObjectType ?? "ACCOUNT",
+      }),
+  }),
+  metadataForKey: t.field({
+    type: MetadataRef,
+    nullable: true,
+    description: "One live entry; a NOT_FOUND error when it does not exist.",
+    args: {
+      identifier: t.arg.string({ required: true }),
+      key: t.arg.string({ required: true }),
+      linkedObjectType: t.arg({ type: LinkedObjectTypeEnum, description: "Defaults to ACCOUNT, as in Kraken." }),
+      namespace: t.arg.string({ description: namespaceDescription }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.metadata.getEntry(ctx.principal, { ...args, linkedObjectType: args.linkedObjectType ?? "ACCOUNT" }),
+  }),
+  metadataList: t.connection({
+    type: MetadataRef,
+    description: "Live entries of an object in one namespace, ordered by key, with cursor pagination (max 500).",
+    args: {
+      linkedObjectType: t.arg({ type: LinkedObjectTypeEnum, required: true }),
+      identifier: t.arg.string({ required: true }),
+      namespace: t.arg.string({ description: namespaceDescription }),
+      keyPrefix: t.arg.string({ description: "Only keys starting with this." }),
+    },
+    resolve: (_root, { linkedObjectType, identifier, namespace, ...page }, ctx) =>
+      ctx.services.metadata.listEntries(ctx.principal, { linkedObjectType, identifier, namespace }, page),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  updateMetadata: t.field({
+    type: UpdateMetadata,
+    description: "Create or update an entry (upsert). With expectedVersion, a compare-and-set.",
+    args: { input: t.arg({ type: MetadataInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({
+      metadata: await ctx.services.metadata.setEntry(ctx.principal, input),
+    }),
+  }),
+  deleteMetadata: t.field({
+    type: DeleteMetadata,
+    description: "Delete an entry; returns it as it was. With expectedVersion, only at that version.",
+    args: { input: t.arg({ type: DeleteMetadataInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({
+      metadata: await ctx.services.metadata.deleteEntry(ctx.principal, input),
+    }),
+  }),
+}));

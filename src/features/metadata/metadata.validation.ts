@@ -1,0 +1,53 @@
+import { InvalidInput } from "../../errors.js";
+
+/** What makes an input valid: checked before any authorization or storage. */
+
+const KEY = /^[a-zA-Z0-9._-]{1,255}$/;
+const NAMESPACE = /^(?:\$app|[a-zA-Z0-9._-]{1,64})$/;
+const KEY_PREFIX = /^[a-zA-Z0-9._-]{0,255}$/;
+// C0 and C1 controls, DEL: invisible in logs and UIs, and NUL cannot be stored in PostgreSQL text.
+const CONTROL = /\p{Cc}/u;
+
+export function assertKey(key: string, field = "key"): void {
+  if (!KEY.test(key)) throw new InvalidInput(field, "must be 1-255 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
+}
+
+export function assertKeyPrefix(prefix: string | undefined): void {
+  if (prefix !== undefined && !KEY_PREFIX.test(prefix)) {
+    throw new InvalidInput("keyPrefix", "must be at most 255 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
+  }
+}
+
+export function assertIdentifier(identifier: string): void {
+  const length = [...identifier].length;
+  if (length < 1 || length > 255) throw new InvalidInput("identifier", "must be 1-255 characters");
+  if (CONTROL.test(identifier)) throw new InvalidInput("identifier", "must not contain control characters");
+  if (!identifier.isWellFormed()) throw new InvalidInput("identifier", "must be well-formed Unicode");
+}
+
+export function assertNamespace(namespace: string | undefined): void {
+  if (namespace !== undefined && !NAMESPACE.test(namespace)) {
+    throw new InvalidInput("namespace", "must be '$app' or 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
+  }
+}
+
+export function assertValue(value: string, maxLength: number): void {
+  // Characters are code points, as users count them, not UTF-16 units.
+  if (value.length > maxLength && [...value].length > maxLength) {
+    throw new InvalidInput("value", `must be at most ${maxLength} characters`);
+  }
+  if (value.includes("\u0000")) throw new InvalidInput("value", "must not contain NUL (U+0000) characters");
+  if (!value.isWellFormed()) throw new InvalidInput("value", "must be well-formed Unicode (no lone surrogates)");
+}
+
+export function assertExpiresAt(expiresAt: Date | undefined | null, now: Date): void {
+  if (expiresAt && expiresAt.getTime() <= now.getTime()) {
+    throw new InvalidInput("expiresAt", "must be in the future");
+  }
+}
+
+export function assertExpectedVersion(expectedVersion: number | undefined | null): void {
+  if (expectedVersion != null && expectedVersion < 0) {
+    throw new InvalidInput("expectedVersion", "must be 0 (must not exist yet) or a current version");
+  }
+}

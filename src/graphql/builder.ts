@@ -1,0 +1,43 @@
+import SchemaBuilder from "@pothos/core";
+import RelayPlugin from "@pothos/plugin-relay";
+import { DateTimeResolver, JSONResolver } from "graphql-scalars";
+import type { Principal } from "../auth/principal.js";
+import type { Services } from "../services.js";
+
+export interface GraphQLContext {
+  /** The verified caller; null when no Authorization header was sent. */
+  principal: Principal | null;
+  services: Services;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  // Connections compute totalCount only when a client asks for it.
+  Connection: { totalCount: () => Promise<number> };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [RelayPlugin],
+  defaultFieldNullability: false,
+  relay: {
+    // No global object identification: entries are addressed by object, namespace and key.
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+  },
+});
+
+builder.addScalarType("DateTime", DateTimeResolver);
+builder.addScalarType("JSON", JSONResolver);
+
+builder.queryType({});
+builder.mutationType({});
+
+builder.globalConnectionField("totalCount", (t) =>
+  t.int({
+    description: "Live entries matching the filters, across all pages.",
+    resolve: (parent) => parent.totalCount(),
+  }),
+);
