@@ -5,7 +5,7 @@ import { createTokenVerifier } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
 import type { GraphQLContext } from "./graphql/builder.js";
-import { maskError } from "./graphql/errors.js";
+import { maskError, useInputErrorCodes } from "./graphql/errors.js";
 import { schema } from "./graphql/schema.js";
 import { createServices, type Services } from "./services.js";
 
@@ -47,7 +47,7 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
     // Yoga's built-in check answers without asking the database: it stays as a liveness probe,
     // and /health (healthPlugin) answers 200 only when the database does.
     healthCheckEndpoint: "/live",
-    plugins: [healthPlugin(db)],
+    plugins: [healthPlugin(db), useInputErrorCodes()],
   });
 
   const server = createServer(yoga);

@@ -1,5 +1,5 @@
-import { GraphQLError } from "graphql";
-import { createGraphQLError, maskError as yogaMaskError } from "graphql-yoga";
+import type { ExecutionResult, GraphQLError } from "graphql";
+import { createGraphQLError, type Plugin, maskError as yogaMaskError } from "graphql-yoga";
 import { DomainError } from "../errors.js";
 
 /**
@@ -8,22 +8,52 @@ import { DomainError } from "../errors.js";
  */
 export function maskError(error: unknown, message: string, isDev?: boolean): Error {
   const domain = findDomainError(error);
-  if (domain) {
-    return createGraphQLError(domain.message, {
-      ...(error instanceof GraphQLError && {
-        nodes: error.nodes,
-        path: error.path,
-        source: error.source,
-        positions: error.positions,
-      }),
-      extensions: { code: domain.code, ...domain.details },
-    });
-  }
-  return yogaMaskError(error, message, isDev);
+  if (!domain) return yogaMaskError(error, message, isDev);
+  const located = error === domain ? undefined : (error as GraphQLError);
+  return createGraphQLError(domain.message, {
+    nodes: located?.nodes,
+    source: located?.source,
+    positions: located?.positions,
+    path: located?.path,
+    extensions: { code: domain.code, ...domain.details },
+  });
 }
 
+// Duck-typed on purpose: `instanceof GraphQLError` fails when graphql's ESM and CJS builds are
+// both loaded (the dual-package hazard, e.g. under vitest).
 function findDomainError(error: unknown): DomainError | undefined {
   if (error instanceof DomainError) return error;
-  if (error instanceof GraphQLError && error.originalError instanceof DomainError) return error.originalError;
-  return undefined;
+  const original = (error as { originalError?: unknown } | null)?.originalError;
+  return original instanceof DomainError ? original : undefined;
+}
+
+/**
+ * graphql-js reports a variable that fails coercion (a malformed DateTime, an unknown enum value,
+ * a missing required field) without `extensions.code`; clients get BAD_USER_INPUT for it, like
+ * every other bad input. Yoga already codes parse and validation failures.
+ */
+export function useInputErrorCodes(): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      if (Array.isArray(result) || !isSingleResult(result) || !result.errors?.length) return;
+      setResult({ ...result, errors: result.errors.map(withInputCode) });
+    },
+  };
+}
+
+type ProcessedResult = Parameters<NonNullable<Plugin["onResultProcess"]>>[0]["result"];
+
+function isSingleResult(result: ProcessedResult): result is ExecutionResult {
+  return !(Symbol.asyncIterator in (result as object));
+}
+
+function withInputCode(error: GraphQLError): GraphQLError {
+  if (error.extensions?.code || !error.message.startsWith("Variable ")) return error;
+  return createGraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: { ...error.extensions, code: "BAD_USER_INPUT" },
+  });
 }
