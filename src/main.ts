@@ -28,10 +28,12 @@ async function serve(config: Config): Promise<void> {
   if (applied.length) console.log(`Applied migrations: ${applied.join(", ")}`);
   const devToken = config.jwt.source.kind === "devKey" ? await mintToken(config, devTokenClaims(), "30d") : undefined;
   const app = await createApp({ config, db, graphiqlToken: devToken });
-  await app.listen();
+  const server = await app.listen();
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
   const where = config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `PGlite in ${config.dataDir}/pglite`;
   console.log(
-    `metadata-graph listening on http://${config.host ?? "localhost"}:${config.port}/graphql (storage: ${where})`,
+    `metadata-graph listening on http://${config.host ?? "localhost"}:${port}/graphql (storage: ${where})`,
   );
   if (devToken) {
     console.log("Dev mode: no JWT key configured. A token with all rights (valid 30 days, pre-filled in GraphiQL):");
