@@ -32,9 +32,7 @@ async function serve(config: Config): Promise<void> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const where = config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `PGlite in ${config.dataDir}/pglite`;
-  console.log(
-    `metadata-graph listening on http://${config.host ?? "localhost"}:${port}/graphql (storage: ${where})`,
-  );
+  console.log(`metadata-graph listening on http://${config.host ?? "localhost"}:${port}/graphql (storage: ${where})`);
   if (devToken) {
     console.log("Dev mode: no JWT key configured. A token with all rights (valid 30 days, pre-filled in GraphiQL):");
     console.log(`Authorization: Bearer ${devToken}`);

@@ -5,7 +5,7 @@ import { createTokenVerifier } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
 import type { GraphQLContext } from "./graphql/builder.js";
-import { maskError, useInputErrorCodes } from "./graphql/errors.js";
+import { createYogaLogger, maskError, useInputErrorCodes } from "./graphql/errors.js";
 import { schema } from "./graphql/schema.js";
 import { createServices, type Services } from "./services.js";
 
@@ -32,6 +32,7 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     maskedErrors: { maskError },
+    logging: createYogaLogger(),
     landingPage: false,
     // Served from the npm package: no CDN, so it works offline and behind strict networks.
     renderGraphiQL,

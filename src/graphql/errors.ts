@@ -1,5 +1,11 @@
 import type { ExecutionResult, GraphQLError } from "graphql";
-import { createGraphQLError, type Plugin, maskError as yogaMaskError } from "graphql-yoga";
+import {
+  createGraphQLError,
+  createLogger,
+  type Plugin,
+  type YogaLogger,
+  maskError as yogaMaskError,
+} from "graphql-yoga";
 import { DomainError } from "../errors.js";
 
 /**
@@ -56,4 +62,19 @@ function withInputCode(error: GraphQLError): GraphQLError {
     path: error.path,
     extensions: { ...error.extensions, code: "BAD_USER_INPUT" },
   });
+}
+
+/**
+ * Yoga logs every error its masking replaced; expected domain errors (a missing key, a refused
+ * token) are answers, not incidents, so only unexpected ones reach the log.
+ */
+export function createYogaLogger(): YogaLogger {
+  const logger = createLogger("info");
+  return {
+    ...logger,
+    error: (...args: unknown[]) => {
+      if (args.some((arg) => findDomainError(arg))) return;
+      logger.error(...args);
+    },
+  };
 }
