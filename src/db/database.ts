@@ -6,6 +6,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
+import type { PrismaClientOptions } from "../generated/prisma/internal/prismaNamespace.js";
 
 /** The one Prisma client of the process, plus the raw access migrations and health need. */
 export interface Database {
@@ -19,23 +20,39 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** A statement as Prisma sent it: `params` is its JSON-encoded parameter list. */
+export interface QueryEvent {
+  query: string;
+  params: string;
+  duration: number;
+}
+
 export type DatabaseOptions = Pick<Config, "databaseUrl" | "dataDir"> & {
   /** PGlite only: keep the data in memory (tests). */
   inMemory?: boolean;
+  /** Sees every statement Prisma sends (tests EXPLAIN them). */
+  onQuery?: (event: QueryEvent) => void;
 };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl
-    ? openPostgres(options.databaseUrl)
-    : openPglite(options.inMemory ? undefined : join(options.dataDir, "pglite"));
+    ? openPostgres(options.databaseUrl, options.onQuery)
+    : openPglite(options.inMemory ? undefined : join(options.dataDir, "pglite"), options.onQuery);
 }
 
-async function openPostgres(connectionString: string): Promise<Database> {
+function createPrisma(adapter: PrismaClientOptions["adapter"], onQuery: DatabaseOptions["onQuery"]): PrismaClient {
+  if (!onQuery) return new PrismaClient({ adapter });
+  const prisma = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+  prisma.$on("query", onQuery);
+  return prisma;
+}
+
+async function openPostgres(connectionString: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   // Connections beyond a few per core only queue inside PostgreSQL; a small pool is faster.
   const pool = new pg.Pool({ connectionString, max: 10, connectionTimeoutMillis: 5000 });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on("error", () => {});
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = createPrisma(new PrismaPg(pool), onQuery);
   return {
     prisma,
     kind: "postgres",
@@ -58,10 +75,10 @@ async function openPostgres(connectionString: string): Promise<Database> {
   };
 }
 
-async function openPglite(dataDir: string | undefined): Promise<Database> {
+async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const pglite = await PGlite.create(dataDir);
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const prisma = createPrisma(new PrismaPGlite(pglite), onQuery);
   return {
     prisma,
     kind: "pglite",

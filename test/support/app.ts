@@ -2,7 +2,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type ExecutionResult, print } from "graphql";
 import { SignJWT } from "jose";
 import { type Config, loadConfig } from "../../src/config.js";
-import { type Database, openDatabase } from "../../src/db/database.js";
+import { type Database, type DatabaseOptions, openDatabase } from "../../src/db/database.js";
 import { applyPendingMigrations } from "../../src/db/migrations.js";
 import { type App, createApp } from "../../src/server.js";
 import type { Backend } from "./backends.js";
@@ -44,10 +44,14 @@ export interface TestApp {
 }
 
 /** A migrated, empty database behind a real Yoga app, with JWT_SECRET set. */
-export async function createTestApp(backend: Backend, env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  backend: Backend,
+  env: Record<string, string> = {},
+  { onQuery }: Pick<DatabaseOptions, "onQuery"> = {},
+): Promise<TestApp> {
   const { options, drop } = await backend.create();
   const config = loadConfig({ JWT_SECRET: TEST_SECRET, NODE_ENV: "test", ...env });
-  const db = await openDatabase({ ...options, dataDir: config.dataDir });
+  const db = await openDatabase({ ...options, dataDir: config.dataDir, onQuery });
   await applyPendingMigrations(db);
   const app = await createApp({ config, db });
   const secret = new TextEncoder().encode(env.JWT_SECRET ?? TEST_SECRET);

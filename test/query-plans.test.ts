@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { QueryEvent } from "../src/db/database.js";
+import { createTestApp, type TestApp } from "./support/app.js";
+import { backends } from "./support/backends.js";
+import { DeleteMetadata, GetMetadata, GetMetadataForKey, ListMetadata, UpdateMetadata } from "./support/operations.js";
+
+// Every statement the service sends must be index-backed: with enough rows for the planner to
+// care, no sequential scan of the table and no sort of it. Sorting the rows of one object found
+// through the index is fine: they are at most METADATA_MAX_KEYS_PER_OBJECT. Statements are captured from Prisma's
+// query events while real requests run, then EXPLAINed with their own parameters.
+
+const IDENTIFIERS = 2000;
+const KEYS_PER_IDENTIFIER = 10;
+
+describe.each(backends)("query plans on $name", (backend) => {
+  let t: TestApp;
+  let staff: string;
+  const statements: QueryEvent[] = [];
+
+  beforeAll(async () => {
+    t = await createTestApp(backend, {}, { onQuery: (e) => statements.push(e) });
+    staff = await t.token({ sub: "s", tenant: "t1", scope: "metadata.write", permissions: ["CAN_MUTATE_METADATA"] });
+    await t.db.withConnection((exec) =>
+      exec(`INSERT INTO metadata (tenant, linked_object_type, identifier, namespace, key, value, expires_at)
+            SELECT 't' || (i % 3), 'ACCOUNT', 'A-' || (i / ${KEYS_PER_IDENTIFIER}), '', 'pref.theme.' || (i % ${KEYS_PER_IDENTIFIER}),
+                   '{"v":' || i || '}', CASE WHEN i % 50 = 0 THEN now() + interval '1 day' END
+            FROM generate_series(1, ${IDENTIFIERS * KEYS_PER_IDENTIFIER}) AS i;
+            ANALYZE metadata;`),
+    );
+  });
+  afterAll(() => t.close());
+
+  it("uses an index for every statement of every operation", async () => {
+    const object = { linkedObjectType: "ACCOUNT" as const, identifier: "A-42" };
+    const run = async (request: Parameters<TestApp["execute"]>[0]) => {
+      const result = await t.execute({ ...request, token: staff });
+      expect((result.body.errors ?? []).filter((e) => e.extensions?.code === "INTERNAL_SERVER_ERROR")).toEqual([]);
+    };
+    const input = { ...object, key: "pref.theme.1", value: "x" };
+    await run({ document: UpdateMetadata, variables: { input } });
+    await run({ document: UpdateMetadata, variables: { input: { ...input, expectedVersion: 99 } } });
+    await run({ document: GetMetadataForKey, variables: { ...object, key: "pref.theme.1" } });
+    await run({ document: GetMetadata, variables: object });
+    await run({ document: ListMetadata, variables: { ...object, keyPrefix: "pref.", first: 5 } });
+    await run({ document: ListMetadata, variables: { ...object, last: 5 } });
+    await run({ document: DeleteMetadata, variables: { input: { ...object, key: "pref.theme.1" } } });
+    await t.app.services.metadata.purgeExpired();
+
+    const writes = statements.filter((s) => /^\s*(INSERT|DELETE)/i.test(s.query));
+    expect(writes.length).toBeGreaterThanOrEqual(3);
+    for (const statement of statements) {
+      const plan = await explain(t, statement);
+      if (process.env.SHOW_PLANS) console.log(`${statement.query}\n${plan}\n`);
+      expect(plan, `${statement.query}\n${plan}`).not.toMatch(/Seq Scan on metadata/);
+      expect(sortsBeyondOneObject(plan), `${statement.query}\n${plan}`).toBe(false);
+    }
+  });
+});
+
+function sortsBeyondOneObject(plan: string): boolean {
+  const oneObject = /Index Cond: \(\(tenant = .*\(linked_object_type = .*\(identifier = /;
+  return /\bSort\b/.test(plan) && !oneObject.test(plan);
+}
+
+/** EXPLAIN a captured statement with its parameters, through PREPARE/EXECUTE (nothing runs). */
+async function explain(t: TestApp, { query, params }: QueryEvent): Promise<string> {
+  const values = (JSON.parse(params) as unknown[]).map((v) =>
+    v === null ? "NULL" : `'${String(typeof v === "object" ? JSON.stringify(v) : v).replaceAll("'", "''")}'`,
+  );
+  return t.db.withConnection(async (exec) => {
+    await exec(`PREPARE plan_probe AS ${query}`);
+    try {
+      const rows = (await exec(`EXPLAIN EXECUTE plan_probe${values.length ? `(${values.join(", ")})` : ""}`)) as {
+        "QUERY PLAN": string;
+      }[];
+      return rows.map((r) => r["QUERY PLAN"]).join("\n");
+    } finally {
+      await exec("DEALLOCATE plan_probe");
+    }
+  });
+}
