@@ -1,3 +1,4 @@
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { QueryEvent } from "../src/db/database.js";
 import { createTestApp, type TestApp } from "./support/app.js";
@@ -32,7 +33,7 @@ describe.each(backends)("query plans on $name", (backend) => {
 
   it("uses an index for every statement of every operation", async () => {
     const object = { linkedObjectType: "ACCOUNT" as const, identifier: "A-42" };
-    const run = async (request: Parameters<TestApp["execute"]>[0]) => {
+    const run = async <R, V>(request: { document: TypedDocumentNode<R, V>; variables: V }) => {
       const result = await t.execute({ ...request, token: staff });
       expect((result.body.errors ?? []).filter((e) => e.extensions?.code === "INTERNAL_SERVER_ERROR")).toEqual([]);
     };
