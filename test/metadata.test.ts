@@ -162,4 +162,28 @@ describe.each(backends)("metadata entries on $name", (backend) => {
     expect(await read({ linkedObjectType: "USER" })).toBe("user");
     expect(await read({ namespace: "billing" })).toBe("billing");
   });
+
+  it("concurrent compare-and-set: exactly one writer wins each version, the rest get VERSION_CONFLICT", async () => {
+    const target = { identifier: "A-race", key: "counter" };
+    await set({ ...target, value: "0" });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => set({ ...target, value: String(i), expectedVersion: 1 })),
+    );
+    const codes = results.map((r) => r.body.errors?.[0]?.extensions?.code ?? "OK");
+    expect(codes.filter((c) => c === "OK")).toHaveLength(1);
+    expect(codes.filter((c) => c === "VERSION_CONFLICT")).toHaveLength(19);
+    expect((await get("counter", { identifier: "A-race" })).body.data?.metadataForKey?.version).toBe(2);
+  });
+
+  it("concurrent upserts of one new key: no duplicate rows, no lost update, no internal error", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => set({ identifier: "A-burst", key: "same", value: String(i) })),
+    );
+    expect(results.flatMap((r) => r.body.errors ?? [])).toEqual([]);
+    const versions = results
+      .map((r) => r.body.data?.updateMetadata.metadata.version)
+      .sort((a, b) => (a ?? 0) - (b ?? 0));
+    expect(versions).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await t.db.prisma.metadata.count({ where: { identifier: "A-burst" } })).toBe(1);
+  });
 });
