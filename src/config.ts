@@ -7,11 +7,7 @@ export class ConfigError extends Error {
 }
 
 const positiveInt = z.coerce.number().int().positive();
-const optionalText = z
-  .string()
-  .trim()
-  .transform((v) => (v === "" ? undefined : v))
-  .optional();
+const optionalText = z.string().trim().optional();
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().default("development"),
@@ -56,7 +52,9 @@ export type Config = Readonly<{
 
 /** Parses the environment once; nothing else reads `process.env`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
+  // `PORT=` in a .env file or an unset variable passed through compose means "unset", not "".
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value?.trim()));
+  const parsed = EnvSchema.safeParse(given);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
