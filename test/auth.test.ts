@@ -236,6 +236,21 @@ describe("Authorization header and HMAC tokens (JWT_SECRET)", () => {
     await expectRejectedWrite(t, { token: expired }, /^Invalid token: expired$/);
   });
 
+  it("stops accepting a verified (and remembered) token the moment it expires", async () => {
+    const shortLived = await sign(STAFF, SECRET, { exp: Math.floor(Date.now() / 1000) + 2 });
+    await expectAcceptedWrite(t, { token: shortLived });
+    await expectAcceptedWrite(t, { token: shortLived });
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await expectRejectedWrite(t, { token: shortLived }, /^Invalid token: expired$/);
+  });
+
+  it("never remembers a failure: a token rejected once stays rejected, a good one after it passes", async () => {
+    const forged = await sign(STAFF, new TextEncoder().encode("another-secret-another-secret-12345"));
+    await expectRejectedWrite(t, { token: forged });
+    await expectRejectedWrite(t, { token: forged });
+    await expectAcceptedWrite(t, { token: await sign(STAFF) });
+  });
+
   it("rejects a token without exp", async () => {
     await expectRejectedWrite(t, { token: await sign(STAFF, SECRET, { exp: null }) }, /^Invalid token: claim 'exp'/);
   });
