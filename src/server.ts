@@ -51,7 +51,16 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
     plugins: [healthPlugin(db), useInputErrorCodes()],
   });
 
-  const server = createServer(yoga);
+  let closing = false;
+  const server = createServer((req, res) => {
+    // During shutdown, a keep-alive connection is closed as soon as its last response is out:
+    // `server.close()` only closes connections idle at the moment it is called.
+    if (closing) res.setHeader("connection", "close");
+    res.on("finish", () => {
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+    return yoga(req, res);
+  });
   let purgeTimer: NodeJS.Timeout | undefined;
 
   return {
@@ -69,8 +78,9 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
     async close() {
       clearInterval(purgeTimer);
       if (server.listening) {
+        closing = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        // Node closes idle keep-alive connections itself; this bounds requests that never end.
+        // In-flight requests finish; this bounds those that never do.
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await closed;
         clearTimeout(timer);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRemoteJWKSet, importJWK, importSPKI, type JWK, type JWTVerifyGetKey, type KeyObject } from "jose";
 import { type Config, ConfigError } from "../config.js";
@@ -44,19 +44,21 @@ export function signingSecret(config: Config): Uint8Array | undefined {
 /** Dev mode only: a random HS256 secret kept in DATA_DIR so tokens survive restarts. */
 function loadOrCreateDevSecret(dataDir: string): Uint8Array {
   const file = join(dataDir, DEV_KEY_FILE);
-  try {
-    return new TextEncoder().encode(readFileSync(file, "utf8").trim());
-  } catch {
+  if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
-    const secret = randomBytes(32).toString("base64url");
-    // "wx": two processes starting together must not overwrite each other's key.
+    // Written whole to a temporary file, then linked into place: link fails if another process
+    // starting at the same time got there first, and nobody ever reads a half-written key.
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, randomBytes(32).toString("base64url"), { mode: 0o600 });
     try {
-      writeFileSync(file, secret, { mode: 0o600, flag: "wx" });
-    } catch {
-      return new TextEncoder().encode(readFileSync(file, "utf8").trim());
+      linkSync(temporary, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    } finally {
+      unlinkSync(temporary);
     }
-    return new TextEncoder().encode(secret);
   }
+  return new TextEncoder().encode(readFileSync(file, "utf8").trim());
 }
 
 /**

@@ -78,11 +78,7 @@ builder.queryFields((t) => ({
       linkedObjectType: t.arg({ type: LinkedObjectTypeEnum, description: "Defaults to ACCOUNT, as in Kraken." }),
       namespace: t.arg.string({ description: namespaceDescription }),
     },
-    resolve: (_root, args, ctx) =>
-      ctx.services.metadata.getEntries(ctx.principal, {
-        ...args,
-        linkedObjectType: args.linkedObjectType ?? "ACCOUNT",
-      }),
+    resolve: (_root, args, ctx) => ctx.services.metadata.getEntries(ctx.principal, args),
   }),
   metadataForKey: t.field({
     type: MetadataRef,
@@ -94,8 +90,7 @@ builder.queryFields((t) => ({
       linkedObjectType: t.arg({ type: LinkedObjectTypeEnum, description: "Defaults to ACCOUNT, as in Kraken." }),
       namespace: t.arg.string({ description: namespaceDescription }),
     },
-    resolve: (_root, args, ctx) =>
-      ctx.services.metadata.getEntry(ctx.principal, { ...args, linkedObjectType: args.linkedObjectType ?? "ACCOUNT" }),
+    resolve: (_root, args, ctx) => ctx.services.metadata.getEntry(ctx.principal, args),
   }),
   metadataList: t.connection({
     type: MetadataRef,

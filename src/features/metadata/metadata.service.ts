@@ -32,6 +32,14 @@ export interface ObjectRef {
   namespace?: string | null;
 }
 
+/** Kraken's reads take an optional object type; omitted means an account. */
+export type ReadRef = Omit<ObjectRef, "linkedObjectType"> & { linkedObjectType?: LinkedObjectType | null };
+const DEFAULT_LINKED_OBJECT_TYPE: LinkedObjectType = "ACCOUNT";
+
+function withDefaultType<T extends ReadRef>(ref: T): T & ObjectRef {
+  return { ...ref, linkedObjectType: ref.linkedObjectType ?? DEFAULT_LINKED_OBJECT_TYPE };
+}
+
 export interface SetEntryInput extends ObjectRef {
   key: string;
   value: string;
@@ -93,12 +101,13 @@ export function createMetadataService(deps: {
   }
 
   return {
-    async getEntries(principal: Principal | null, ref: ObjectRef): Promise<MetadataEntry[]> {
-      const scope = scopeFor(principal, "read", ref);
+    async getEntries(principal: Principal | null, ref: ReadRef): Promise<MetadataEntry[]> {
+      const scope = scopeFor(principal, "read", withDefaultType(ref));
       return (await repository.findManyLive(scope, now())).map(toEntry);
     },
 
-    async getEntry(principal: Principal | null, ref: ObjectRef & { key: string }): Promise<MetadataEntry> {
+    async getEntry(principal: Principal | null, readRef: ReadRef & { key: string }): Promise<MetadataEntry> {
+      const ref = withDefaultType(readRef);
       assertKey(ref.key);
       const scope = scopeFor(principal, "read", ref);
       const row = await repository.findLive(scope, ref.key, now());

@@ -1,0 +1,168 @@
+/** The results as a markdown table plus targets, and their JSON twin, under bench/results/. */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { LoadResult } from "./load.js";
+import { REPO_ROOT } from "./servers.js";
+import type { Verification } from "./verify.js";
+
+export interface SideResult {
+  label: string;
+  /** Medians over the measured rounds (warm-ups excluded). */
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  rssMiB: number | undefined;
+  rounds: LoadResult[];
+}
+
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  ours: SideResult;
+  baseline?: SideResult;
+  /** Ours / baseline req/s per pair of rounds, and their median. */
+  ratios: number[];
+  ratio?: number;
+}
+
+export interface TargetResult {
+  goal: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+export interface Report {
+  startedAt: string;
+  machine: { cpu: string; cores: number; node: string; platform: string };
+  settings: {
+    rows: number;
+    embeddedRows: number;
+    durationSeconds: number;
+    warmupSeconds: number;
+    rounds: number;
+    connections: number;
+  };
+  scenarios: ScenarioResult[];
+  targets: TargetResult[];
+  verifications: (Verification & { after: string })[];
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export function summarize(label: string, rounds: LoadResult[], rssMiB: number | undefined): SideResult {
+  return {
+    label,
+    requestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+    rssMiB,
+    rounds,
+  };
+}
+
+export function evaluateTargets(scenarios: ScenarioResult[]): TargetResult[] {
+  const find = (name: string) => scenarios.find((s) => s.name === name);
+  const ratio = (name: string, goal: string, min: number): TargetResult => {
+    const r = find(name)?.ratio;
+    return {
+      goal,
+      measured: r === undefined ? "not run" : `${r.toFixed(2)}×`,
+      met: r === undefined ? undefined : r >= min,
+    };
+  };
+  const p99 = (name: string, goal: string, max: number): TargetResult => {
+    const s = find(name);
+    return { goal, measured: s ? `${fmt(s.ours.p99)} ms` : "not run", met: s ? s.ours.p99 <= max : undefined };
+  };
+  const rate = (name: string, goal: string, min: number): TargetResult => {
+    const s = find(name);
+    return {
+      goal,
+      measured: s ? `${fmt(s.ours.requestsPerSecond)} req/s` : "not run",
+      met: s ? s.ours.requestsPerSecond >= min : undefined,
+    };
+  };
+  return [
+    ratio("read", "point read ≥ 1.2× reference req/s", 1.2),
+    ratio("upsert", "upsert ≥ 1.0× reference req/s", 1.0),
+    ratio("mixed", "mixed 90/10 ≥ 1.1× reference req/s", 1.1),
+    p99("read", "read p99 ≤ 25 ms", 25),
+    p99("upsert", "upsert p99 ≤ 40 ms", 40),
+    rate("embedded-upsert", "PGlite ≥ 1,000 upserts/s", 1000),
+    rate("embedded-read", "PGlite ≥ 3,000 reads/s", 3000),
+    ratio("jwks", "JWKS (RS256) read within 10 % of HS256 read", 0.9),
+  ];
+}
+
+const fmt = (n: number | undefined, maxDigits = 0) =>
+  n === undefined || Number.isNaN(n) ? "—" : n.toLocaleString("en-US", { maximumFractionDigits: maxDigits });
+
+const mark = (met: boolean | undefined) => (met === undefined ? "➖" : met ? "✅" : "❌");
+
+export function toMarkdown(report: Report): string {
+  const { machine: m, settings: s } = report;
+  const side = (r: SideResult | undefined) =>
+    r
+      ? [r.label, fmt(r.requestsPerSecond), fmt(r.p50, 1), fmt(r.p99, 1), fmt(r.errors), fmt(r.rssMiB)]
+      : ["—", "—", "—", "—", "—", "—"];
+  const rows = report.scenarios.map((sc) => {
+    const ours = side(sc.ours).slice(1);
+    const base = side(sc.baseline);
+    const ratio = sc.ratio === undefined ? "—" : `**${sc.ratio.toFixed(2)}×**`;
+    return `| ${sc.title} | ${ours.join(" | ")} | ${base.join(" | ")} | ${ratio} |`;
+  });
+  const lines = [
+    `## metadata-graph benchmark, ${report.startedAt}`,
+    "",
+    `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node} (${m.platform}). PostgreSQL 15 seeded with ${fmt(s.rows)} rows ` +
+      `(PGlite: ${fmt(s.embeddedRows)}). autocannon: ${s.connections} connections, ${s.warmupSeconds} s warm-up per ` +
+      `server and scenario, then ${s.rounds} × ${s.durationSeconds} s rounds per server, alternating (A B A B). ` +
+      "Figures are medians over the rounds; the ratio is the median over the pairs of rounds. RSS: VmRSS of the " +
+      "serving node process at the end of the scenario. Load generator, servers and database share the machine.",
+    "",
+    "| Scenario | Ours req/s | p50 ms | p99 ms | errors | RSS MiB | Baseline | req/s | p50 ms | p99 ms | errors | RSS MiB | Ours / baseline |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    "",
+    "### Targets",
+    "",
+    ...report.targets.map((t) => `- ${mark(t.met)} ${t.goal}: ${t.measured}`),
+    "",
+    "### Writes vs. the table",
+    "",
+    ...(report.verifications.length
+      ? report.verifications.map((v) => {
+          const low = v.seededRows + v.newKeysAcknowledged;
+          const expected = v.newKeysInFlight
+            ? `${fmt(low)}…${fmt(low + v.newKeysInFlight)} (${fmt(v.seededRows)} seeded + ${fmt(v.newKeysAcknowledged)} ` +
+              `new keys acknowledged + up to ${fmt(v.newKeysInFlight)} whose requests were in flight when a round stopped)`
+            : `${fmt(low)} (${fmt(v.seededRows)} seeded + ${fmt(v.newKeysAcknowledged)} new keys acknowledged)`;
+          return (
+            `- ${mark(v.ok)} \`${v.table}\` after ${v.after}: ${fmt(v.acknowledgedKeys)} acknowledged keys, each at ` +
+            `≥ its highest acknowledged version; ${fmt(v.rows)} rows, expected ${expected}` +
+            (v.problems.length ? `. Problems: ${v.problems.join("; ")}` : "")
+          );
+        })
+      : ["- no write scenario ran"]),
+    "",
+  ];
+  return lines.join("\n");
+}
+
+export async function writeReport(report: Report): Promise<string[]> {
+  const dir = join(REPO_ROOT, "bench/results");
+  await mkdir(dir, { recursive: true });
+  const stamp = report.startedAt.replace(/[:.]/g, "-");
+  const markdown = toMarkdown(report);
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const files = [`${stamp}.md`, `${stamp}.json`, "latest.md", "latest.json"].map((f) => join(dir, f));
+  await Promise.all(files.map((f) => writeFile(f, f.endsWith(".md") ? markdown : json)));
+  return files;
+}

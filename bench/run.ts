@@ -1,0 +1,387 @@
+/**
+ * Benchmark: metadata-graph (`npm start`, as a user runs it) against a hand-rolled reference server
+ * (bench/reference: graphql-yoga + jose + pg, prepared statements), loaded by autocannon.
+ *
+ *   npm run bench                          100,000 rows; 3 s warm-up, then 2 × 10 s rounds per server, A B A B
+ *   npm run bench -- --quick               smoke run: 10,000 rows, 1 s warm-up, 1 × 3 s round
+ *   npm run bench -- --profile             our server under `node --cpu-prof`, read scenario: top 15 by self time
+ *   npm run bench -- --scenarios read,mixed --rows 1000000 --duration 20 --rounds 3 --connections 64
+ *
+ * Scenarios: read, upsert, list, mixed (90 % reads), jwks (RS256 via a local JWKS, ours vs ours HS256),
+ * embedded (PGlite, ours only, at most 10,000 rows). Every response is checked; one bad response,
+ * or a table that lost an acknowledged write, fails the run (exit code 1).
+ * PostgreSQL: a throwaway PostgreSQL 15 from .ci/postgres.sh, or BENCH_DATABASE_URL (whose
+ * `metadata` and `reference_metadata` tables are wiped and reseeded).
+ * Results: bench/results/<timestamp>.md and .json, and latest.md / latest.json.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, cpus, platform, release, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { type LoadResult, runLoad } from "./load.js";
+import { providePostgres } from "./postgres.js";
+import { findProfile, formatProfile, monotonicMicros, summarizeProfile } from "./profile.js";
+import {
+  evaluateTargets,
+  median,
+  type Report,
+  type ScenarioResult,
+  summarize,
+  toMarkdown,
+  writeReport,
+} from "./report.js";
+import { OUR_TABLE, postgresQuery, REFERENCE_TABLE, seedPglite, seedPostgres, withPglite } from "./seed.js";
+import { type ServerProcess, type ServerSpec, startServer } from "./servers.js";
+import { hs256Authorizations, startJwksServer } from "./tokens.js";
+import { type Query, type Verification, verifyLedger, WriteLedger } from "./verify.js";
+import { type Target, type WorkloadName, workload } from "./workload.js";
+
+const SCENARIOS = ["read", "upsert", "list", "mixed", "jwks", "embedded"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const TITLES: Record<WorkloadName, string> = {
+  read: "read (metadataForKey)",
+  upsert: "upsert (updateMetadata, ½ new keys)",
+  list: "list (metadataList first 50, keyPrefix)",
+  mixed: "mixed (90 % read / 10 % upsert)",
+};
+const EMBEDDED_MAX_ROWS = 10_000;
+const READY = /listening on (http:\/\/\S+\/graphql)/;
+
+interface Options {
+  rows: number;
+  duration: number;
+  warmup: number;
+  rounds: number;
+  connections: number;
+  scenarios: Scenario[];
+  profile: boolean;
+}
+
+class BenchFailure extends Error {}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rows: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      rounds: { type: "string" },
+      connections: { type: "string" },
+      scenarios: { type: "string" },
+      profile: { type: "boolean", default: false },
+      quick: { type: "boolean", default: false },
+    },
+  });
+  const quick = values.quick;
+  const int = (name: string, given: string | undefined, fallback: number, min: number) => {
+    const n = given === undefined ? fallback : Number(given.replaceAll("_", "").replaceAll(",", ""));
+    if (!Number.isSafeInteger(n) || n < min) throw new BenchFailure(`--${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+  const scenarios = (values.scenarios?.split(",").map((s) => s.trim()) ?? [...SCENARIOS]).filter(Boolean);
+  for (const s of scenarios) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) {
+      throw new BenchFailure(`unknown scenario '${s}': use ${SCENARIOS.join(", ")}`);
+    }
+  }
+  return {
+    rows: int("rows", values.rows, quick ? 10_000 : 100_000, 1),
+    duration: int("duration", values.duration, quick ? 3 : 10, 1),
+    warmup: int("warmup", values.warmup, quick ? 1 : 3, 0),
+    rounds: int("rounds", values.rounds, quick ? 1 : 2, 1),
+    connections: int("connections", values.connections, 32, 1),
+    scenarios: scenarios as Scenario[],
+    profile: values.profile,
+  };
+}
+
+/** Undo steps, run last-in first-out on exit, error or Ctrl-C. */
+const cleanups: (() => Promise<unknown>)[] = [];
+let cleaning: Promise<void> = Promise.resolve();
+let interrupted = false;
+/** Runs the steps registered so far; calls queue behind each other, so awaiting one means all is undone. */
+function cleanUp(): Promise<void> {
+  cleaning = cleaning.then(async () => {
+    for (let step = cleanups.pop(); step; step = cleanups.pop()) {
+      await step().catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));
+    }
+  });
+  return cleaning;
+}
+
+const log = (line: string) => console.log(line);
+const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+
+interface Side {
+  label: string;
+  server: ServerProcess;
+  target: Target;
+}
+
+async function start(spec: ServerSpec): Promise<ServerProcess> {
+  if (interrupted) throw new BenchFailure("interrupted");
+  const server = await startServer(spec);
+  cleanups.push(() => server.stop());
+  log(`  ${spec.name} ready at ${server.url} (pid ${server.pid})`);
+  return server;
+}
+
+function oursSpec(name: string, env: Record<string, string>, profileDir?: string): ServerSpec {
+  const base = { NODE_ENV: "production", PORT: "0", HOST: "127.0.0.1", ...env };
+  return profileDir
+    ? {
+        name,
+        command: process.execPath,
+        args: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--import", "tsx", "src/main.ts", "serve"],
+        env: base,
+        ready: READY,
+      }
+    : { name, command: "npm", args: ["start"], env: base, ready: READY };
+}
+
+function referenceSpec(databaseUrl: string, secret: string): ServerSpec {
+  return {
+    name: "reference",
+    command: process.execPath,
+    args: ["--import", "tsx", "bench/reference/server.ts"],
+    env: { NODE_ENV: "production", PORT: "0", HOST: "127.0.0.1", DATABASE_URL: databaseUrl, JWT_SECRET: secret },
+    ready: READY,
+  };
+}
+
+async function load(o: Options, scenario: string, side: Side, name: WorkloadName, phase: string, secs: number) {
+  const result = await runLoad(side.server.url, workload(name, side.target), o.connections, secs);
+  log(
+    `  ${scenario.padEnd(15)} ${side.label.padEnd(22)} ${phase.padEnd(9)} ${Math.round(result.requestsPerSecond)
+      .toString()
+      .padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`,
+  );
+  if (result.errors > 0) {
+    throw new BenchFailure(
+      `${scenario} on ${side.label}: ${result.errors} failed requests; the first: ${result.firstBad}\n` +
+        `${side.server.name} output (tail):\n${side.server.output().slice(-3000)}`,
+    );
+  }
+  return result;
+}
+
+/** Warm-up of each, then alternating rounds A B A B; the ratio is A / B per pair. */
+async function compare(o: Options, scenario: string, title: string, a: Side, b: Side, name: WorkloadName) {
+  if (o.warmup > 0) {
+    await load(o, scenario, a, name, "warm-up", o.warmup);
+    await load(o, scenario, b, name, "warm-up", o.warmup);
+  }
+  const ra: LoadResult[] = [];
+  const rb: LoadResult[] = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    ra.push(await load(o, scenario, a, name, `round ${round}`, o.duration));
+    rb.push(await load(o, scenario, b, name, `round ${round}`, o.duration));
+  }
+  const ratios = ra.map((r, i) => r.requestsPerSecond / (rb[i]?.requestsPerSecond ?? Number.NaN));
+  return {
+    name: scenario,
+    title,
+    ours: summarize(a.label, ra, a.server.rssMiB()),
+    baseline: summarize(b.label, rb, b.server.rssMiB()),
+    ratios,
+    ratio: median(ratios),
+  } satisfies ScenarioResult;
+}
+
+async function solo(o: Options, scenario: string, title: string, side: Side, name: WorkloadName) {
+  if (o.warmup > 0) await load(o, scenario, side, name, "warm-up", o.warmup);
+  const rounds: LoadResult[] = [];
+  for (let round = 1; round <= o.rounds; round++)
+    rounds.push(await load(o, scenario, side, name, `round ${round}`, o.duration));
+  return {
+    name: scenario,
+    title,
+    ours: summarize(side.label, rounds, side.server.rssMiB()),
+    ratios: [],
+  } satisfies ScenarioResult;
+}
+
+type Checked = Verification & { after: string };
+
+async function check(query: Query, ledger: WriteLedger, after: string): Promise<Checked> {
+  // Requests cut off at a round's end may still be finishing on the server.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const v = await verifyLedger(query, ledger);
+  log(`  check ${v.table} after ${after}: ${v.ok ? "ok" : `FAILED: ${v.problems.join("; ")}`} (${v.rows} rows)`);
+  return { ...v, after };
+}
+
+async function benchPostgres(
+  o: Options,
+  secret: string,
+  dataDir: string,
+  results: ScenarioResult[],
+  checks: Checked[],
+) {
+  let t = performance.now();
+  const database = await providePostgres();
+  cleanups.push(() => database.stop());
+  log(`PostgreSQL at ${database.url} (${seconds(t)})`);
+  t = performance.now();
+  await seedPostgres(database.url, o.rows);
+  log(`seeded ${o.rows} rows into ${OUR_TABLE} and ${REFERENCE_TABLE}, analyzed (${seconds(t)})`);
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  cleanups.push(() => pool.end());
+  const query = postgresQuery(pool);
+
+  const authorizations = await hs256Authorizations(secret);
+  const ourLedger = new WriteLedger(OUR_TABLE, o.rows);
+  const referenceLedger = new WriteLedger(REFERENCE_TABLE, o.rows);
+  const ours: Side = {
+    label: "ours",
+    server: await start(oursSpec("ours", { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: dataDir })),
+    target: { rows: o.rows, authorizations, ledger: ourLedger },
+  };
+  const reference: Side = {
+    label: "reference",
+    server: await start(referenceSpec(database.url, secret)),
+    target: { rows: o.rows, authorizations, ledger: referenceLedger },
+  };
+
+  for (const name of ["read", "upsert", "list", "mixed"] as const) {
+    if (!o.scenarios.includes(name)) continue;
+    results.push(await compare(o, name, TITLES[name], ours, reference, name));
+    if (name === "upsert" || name === "mixed") {
+      checks.push(await check(query, ourLedger, name), await check(query, referenceLedger, name));
+    }
+  }
+
+  if (o.scenarios.includes("jwks")) {
+    const jwks = await startJwksServer();
+    cleanups.push(() => jwks.close());
+    const viaJwks: Side = {
+      label: "ours, RS256 (JWKS)",
+      server: await start(oursSpec("ours-jwks", { DATABASE_URL: database.url, JWKS_URL: jwks.url, DATA_DIR: dataDir })),
+      target: { rows: o.rows, authorizations: jwks.authorizations, ledger: ourLedger },
+    };
+    const hs256 = { ...ours, label: "ours, HS256" };
+    results.push(await compare(o, "jwks", "read, RS256 token via JWKS", viaJwks, hs256, "read"));
+    await viaJwks.server.stop();
+  }
+  await Promise.all([ours.server.stop(), reference.server.stop()]);
+}
+
+async function benchEmbedded(o: Options, secret: string, tmp: string, results: ScenarioResult[], checks: Checked[]) {
+  const rows = Math.min(o.rows, EMBEDDED_MAX_ROWS);
+  const dataDir = join(tmp, "embedded");
+  const t = performance.now();
+  await seedPglite(dataDir, rows);
+  log(`seeded ${rows} rows into PGlite at ${dataDir} (${seconds(t)})`);
+  const ledger = new WriteLedger(OUR_TABLE, rows);
+  const side: Side = {
+    label: "ours (PGlite)",
+    server: await start(oursSpec("ours-pglite", { JWT_SECRET: secret, DATA_DIR: dataDir })),
+    target: { rows, authorizations: await hs256Authorizations(secret), ledger },
+  };
+  const size = `PGlite, ${rows.toLocaleString("en-US")} rows`;
+  results.push(await solo(o, "embedded-read", `embedded read (${size})`, side, "read"));
+  results.push(await solo(o, "embedded-upsert", `embedded upsert (${size}, ½ new keys)`, side, "upsert"));
+  await side.server.stop();
+  checks.push(await withPglite(dataDir, (query) => check(query, ledger, "embedded-upsert")));
+}
+
+async function bench(o: Options): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const secret = randomBytes(32).toString("base64url");
+  const tmp = await mkdtemp(join(tmpdir(), "mg-bench-"));
+  cleanups.push(() => rm(tmp, { recursive: true, force: true }));
+  const results: ScenarioResult[] = [];
+  const checks: Checked[] = [];
+  if (o.scenarios.some((s) => s !== "embedded")) await benchPostgres(o, secret, tmp, results, checks);
+  if (o.scenarios.includes("embedded")) await benchEmbedded(o, secret, tmp, results, checks);
+
+  const report: Report = {
+    startedAt,
+    machine: {
+      cpu: cpus()[0]?.model ?? "unknown CPU",
+      cores: availableParallelism(),
+      node: process.version,
+      platform: `${platform()} ${release()}`,
+    },
+    settings: {
+      rows: o.rows,
+      embeddedRows: Math.min(o.rows, EMBEDDED_MAX_ROWS),
+      durationSeconds: o.duration,
+      warmupSeconds: o.warmup,
+      rounds: o.rounds,
+      connections: o.connections,
+    },
+    scenarios: results,
+    targets: evaluateTargets(results),
+    verifications: checks,
+  };
+  const files = await writeReport(report);
+  log(`\n${toMarkdown(report)}`);
+  log(`written: ${files.join(", ")}`);
+  const lost = checks.filter((c) => !c.ok);
+  if (lost.length) {
+    throw new BenchFailure(
+      `the table does not hold what was acknowledged: ${lost.flatMap((c) => c.problems).join("; ")}`,
+    );
+  }
+}
+
+async function profile(o: Options): Promise<void> {
+  const secret = randomBytes(32).toString("base64url");
+  const tmp = await mkdtemp(join(tmpdir(), "mg-bench-profile-"));
+  cleanups.push(() => rm(tmp, { recursive: true, force: true }));
+  const database = await providePostgres();
+  cleanups.push(() => database.stop());
+  await seedPostgres(database.url, o.rows);
+  log(`seeded ${o.rows} rows`);
+  const profileDir = join(tmp, "cpuprofile");
+  const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: tmp };
+  const side: Side = {
+    label: "ours (--cpu-prof)",
+    server: await start(oursSpec("ours-profiled", env, profileDir)),
+    target: {
+      rows: o.rows,
+      authorizations: await hs256Authorizations(secret),
+      ledger: new WriteLedger(OUR_TABLE, o.rows),
+    },
+  };
+  if (o.warmup > 0) await load(o, "read", side, "read", "warm-up", o.warmup);
+  const window = { fromMicros: monotonicMicros(), toMicros: 0 };
+  const rounds: LoadResult[] = [];
+  for (let round = 1; round <= o.rounds; round++)
+    rounds.push(await load(o, "read", side, "read", `round ${round}`, o.duration));
+  window.toMicros = monotonicMicros();
+  await side.server.stop();
+  const result = summarize(side.label, rounds, undefined);
+  log(`read under --cpu-prof: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99} ms\n`);
+  log(formatProfile(await summarizeProfile(await findProfile(profileDir), window)));
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      interrupted = true;
+      console.error(`${signal}: stopping servers and PostgreSQL`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+  try {
+    await (options.profile ? profile(options) : bench(options));
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (interrupted) {
+    console.error("bench interrupted");
+    process.exit(130);
+  }
+  const usage = error instanceof BenchFailure || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+  console.error(`bench failed: ${usage ? (error as Error).message : ((error as Error).stack ?? String(error))}`);
+  process.exit(1);
+});
