@@ -10,7 +10,7 @@ export interface Services {
 export function createServices(db: Database, config: Config): Services {
   return {
     metadata: createMetadataService({
-      repository: createMetadataRepository(db.prisma),
+      repository: createMetadataRepository(db),
       limits: config.metadata,
     }),
   };

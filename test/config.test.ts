@@ -165,6 +165,7 @@ describe("JWT_PUBLIC_KEY is checked when the app starts", () => {
     get prisma(): never {
       throw unused();
     },
+    sql: { query: () => Promise.reject(unused()) },
     withConnection: () => Promise.reject(unused()),
     close: () => Promise.reject(unused()),
   };

@@ -34,6 +34,18 @@ describe.each(backends)("metadata entries on $name", (backend) => {
     expect((await get("theme")).body.data?.metadataForKey).toMatchObject({ value: "light", version: 2 });
   });
 
+  it("stores true instants whatever the server's time zone (the test databases use America/Los_Angeles)", async () => {
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    await set({ identifier: "A-tz", key: "when", value: "v", expiresAt });
+    const [row] = (await t.db.withConnection((exec) =>
+      exec(`SELECT extract(epoch FROM now() - created_at)::float8 AS age,
+                   extract(epoch FROM expires_at)::float8 * 1000 AS expires
+            FROM metadata WHERE identifier = 'A-tz'`),
+    )) as { age: number; expires: number }[];
+    expect(Math.abs(row?.age ?? Number.NaN)).toBeLessThan(60);
+    expect(row?.expires).toBe(Date.parse(expiresAt));
+  });
+
   it("returns the value exactly as sent and parses JSON into jsonValue", async () => {
     const value = '{"a": 1,  "b": [2]}';
     const entry = (await set({ key: "pet", value })).body.data?.updateMetadata.metadata;

@@ -7,10 +7,13 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { PrismaClientOptions } from "../generated/prisma/internal/prismaNamespace.js";
+import { createSqlRunner, type QueryListener, type SqlRunner } from "./sql.js";
 
 /** The one Prisma client of the process, plus the raw access migrations and health need. */
 export interface Database {
   readonly prisma: PrismaClient;
+  /** Hot statements: SQL through Prisma's driver adapter, skipping Prisma Client's query compiler. */
+  readonly sql: SqlRunner;
   readonly kind: "pglite" | "postgres";
   /**
    * Runs `fn` with exclusive use of one connection (session-level advisory locks); `exec` takes
@@ -20,18 +23,14 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** A statement as Prisma sent it: `params` is its JSON-encoded parameter list. */
-export interface QueryEvent {
-  query: string;
-  params: string;
-  duration: number;
-}
+/** A statement as sent: `params` is its JSON-encoded parameter list. */
+export type QueryEvent = Parameters<QueryListener>[0];
 
 export type DatabaseOptions = Pick<Config, "databaseUrl" | "dataDir"> & {
   /** PGlite only: keep the data in memory (tests). */
   inMemory?: boolean;
-  /** Sees every statement Prisma sends (tests EXPLAIN them). */
-  onQuery?: (event: QueryEvent) => void;
+  /** Sees every statement sent, by Prisma Client or the SQL runner (tests EXPLAIN them). */
+  onQuery?: QueryListener;
 };
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -49,12 +48,21 @@ function createPrisma(adapter: PrismaClientOptions["adapter"], onQuery: Database
 
 async function openPostgres(connectionString: string, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   // Connections beyond a few per core only queue inside PostgreSQL; a small pool is faster.
-  const pool = new pg.Pool({ connectionString, max: 10, connectionTimeoutMillis: 5000 });
+  const pool = new pg.Pool({
+    connectionString,
+    max: 10,
+    connectionTimeoutMillis: 5000,
+    // Prisma's adapters read timestamptz as if the session were in UTC (they drop the offset):
+    // on a server with another TimeZone every timestamp would drift by hours.
+    options: "-c TimeZone=UTC",
+  });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on("error", () => {});
-  const prisma = createPrisma(new PrismaPg(pool), onQuery);
+  const adapter = new PrismaPg(pool);
+  const prisma = createPrisma(adapter, onQuery);
   return {
     prisma,
+    sql: await createSqlRunner(adapter, onQuery),
     kind: "postgres",
     async withConnection(fn) {
       const client = await pool.connect();
@@ -78,9 +86,13 @@ async function openPostgres(connectionString: string, onQuery: DatabaseOptions["
 async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const pglite = await PGlite.create(dataDir);
-  const prisma = createPrisma(new PrismaPGlite(pglite), onQuery);
+  // Its Prisma adapter drops the offset of timestamps it reads: the session must be in UTC.
+  await pglite.exec("SET TIME ZONE 'UTC'");
+  const adapter = new PrismaPGlite(pglite);
+  const prisma = createPrisma(adapter, onQuery);
   return {
     prisma,
+    sql: await createSqlRunner(adapter, onQuery),
     kind: "pglite",
     // PGlite is a single connection inside this process: it is always exclusive.
     async withConnection(fn) {

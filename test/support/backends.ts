@@ -23,7 +23,11 @@ const postgres = (adminUrl: string): Backend => ({
   name: "postgres",
   async create() {
     const name = `mg_test_${randomBytes(6).toString("hex")}`;
-    await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+    await withAdmin(adminUrl, async (c) => {
+      await c.query(`CREATE DATABASE ${name}`);
+      // A session zone far from UTC: a timestamp bound without its zone shows up as hours of drift.
+      await c.query(`ALTER DATABASE ${name} SET timezone TO 'America/Los_Angeles'`);
+    });
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
     return {

@@ -1,4 +1,6 @@
-import type { Metadata as MetadataRow, PrismaClient } from "../../generated/prisma/client.js";
+import type { Database } from "../../db/database.js";
+import type { SqlArg } from "../../db/sql.js";
+import type { Metadata as MetadataRow } from "../../generated/prisma/client.js";
 
 export type { MetadataRow };
 
@@ -31,9 +33,9 @@ export interface PageQuery {
   now: Date;
 }
 
-// Hot reads and writes are hand-written SQL sent through Prisma's raw API: its query compiler
-// costs about 1 ms of CPU per findUnique here, more than the database itself (see the README's
-// Performance section). Columns are aliased to Prisma's model so rows keep one type.
+// Every statement a request sends is hand-written SQL on the SQL runner (Prisma's driver adapter
+// without Prisma Client's query compiler: see src/db/sql.ts). Columns are aliased to Prisma's
+// model so rows keep one type; Prisma Client keeps the cold path (the expiry purge).
 const COLUMNS = `id, tenant, linked_object_type AS "linkedObjectType", identifier, namespace, key, value, version,
   created_at AS "createdAt", updated_at AS "updatedAt", expires_at AS "expiresAt"`;
 const RETURNING = `RETURNING ${COLUMNS}`;
@@ -64,43 +66,45 @@ function keyRange(q: Pick<PageQuery, "keyPrefix" | "afterKey" | "beforeKey">, fi
 }
 
 /** The only module that talks to the metadata table. */
-export function createMetadataRepository(prisma: PrismaClient) {
-  const scopeParams = (s: EntryScope, now: Date) => [s.tenant, s.linkedObjectType, s.identifier, s.namespace, now];
+export function createMetadataRepository({ prisma, sql }: Pick<Database, "prisma" | "sql">) {
+  /** $1-$5 of every statement: the scope and the clock. */
+  const scopeArgs = (s: EntryScope, now: Date): SqlArg[] => [
+    s.tenant,
+    s.linkedObjectType,
+    s.identifier,
+    s.namespace,
+    now,
+  ];
 
   return {
     async findLive(scope: EntryScope, key: string, now: Date): Promise<MetadataRow | null> {
-      const rows = await prisma.$queryRawUnsafe<MetadataRow[]>(
-        `SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6`,
-        ...scopeParams(scope, now),
+      const rows = await sql.query<MetadataRow>(`SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6`, [
+        ...scopeArgs(scope, now),
         key,
-      );
+      ]);
       return rows[0] ?? null;
     },
 
     findManyLive(scope: EntryScope, now: Date): Promise<MetadataRow[]> {
-      return prisma.$queryRawUnsafe<MetadataRow[]>(
-        `SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE} ORDER BY key`,
-        ...scopeParams(scope, now),
-      );
+      return sql.query<MetadataRow>(`SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE} ORDER BY key`, [
+        ...scopeArgs(scope, now),
+      ]);
     },
 
     findPage(scope: EntryScope, q: PageQuery): Promise<MetadataRow[]> {
       const range = keyRange(q, 6);
-      return prisma.$queryRawUnsafe<MetadataRow[]>(
+      return sql.query<MetadataRow>(
         `SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE}${range.sql}
 ORDER BY key ${q.fromEnd ? "DESC" : "ASC"} LIMIT $${6 + range.values.length}`,
-        ...scopeParams(scope, q.now),
-        ...range.values,
-        q.limit,
+        [...scopeArgs(scope, q.now), ...range.values, q.limit],
       );
     },
 
     async countLive(scope: EntryScope, keyPrefix: string | undefined, now: Date): Promise<number> {
       const range = keyRange({ keyPrefix, afterKey: undefined, beforeKey: undefined }, 6);
-      const rows = await prisma.$queryRawUnsafe<{ count: number }[]>(
+      const rows = await sql.query<{ count: number }>(
         `SELECT count(*)::int AS count FROM metadata WHERE ${LIVE_IN_SCOPE}${range.sql}`,
-        ...scopeParams(scope, now),
-        ...range.values,
+        [...scopeArgs(scope, now), ...range.values],
       );
       return rows[0]?.count ?? 0;
     },
@@ -111,56 +115,34 @@ ORDER BY key ${q.fromEnd ? "DESC" : "ASC"} LIMIT $${6 + range.values.length}`,
      * as absent: writing it starts again at version 1.
      */
     async upsert(scope: EntryScope, v: UpsertValues): Promise<MetadataRow | null> {
-      const { tenant, linkedObjectType: type, identifier, namespace } = scope;
-      const expected = v.expectedVersion ?? null;
-      const rows = await prisma.$queryRawUnsafe<MetadataRow[]>(
+      const rows = await sql.query<MetadataRow>(
         `INSERT INTO metadata AS m (tenant, linked_object_type, identifier, namespace, key, value, expires_at, version, created_at, updated_at)
-SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::timestamptz, 1, $9::timestamptz, $9::timestamptz
-WHERE ($8::int IS NULL OR $8::int = 0
-       OR EXISTS (SELECT 1 FROM metadata WHERE tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND namespace = $4 AND key = $5))
+SELECT $1::text, $2::text, $3::text, $4::text, $6::text, $7::text, $8::timestamptz, 1, $5::timestamptz, $5::timestamptz
+WHERE ($9::int IS NULL OR $9::int = 0
+       OR EXISTS (SELECT 1 FROM metadata WHERE tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND namespace = $4 AND key = $6))
   AND CASE
-        WHEN EXISTS (SELECT 1 FROM metadata WHERE tenant = $1 AND linked_object_type = $2 AND identifier = $3
-                     AND namespace = $4 AND key = $5 AND (expires_at IS NULL OR expires_at > $9::timestamptz))
-        THEN true
+        WHEN EXISTS (SELECT 1 FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6) THEN true
         ELSE (SELECT count(*) FROM metadata WHERE tenant = $1 AND linked_object_type = $2 AND identifier = $3
-              AND (expires_at IS NULL OR expires_at > $9::timestamptz)) < $10::int
+              AND (expires_at IS NULL OR expires_at > $5::timestamptz)) < $10::int
       END
 ON CONFLICT (tenant, linked_object_type, identifier, namespace, key) DO UPDATE SET
   value = EXCLUDED.value,
   expires_at = EXCLUDED.expires_at,
-  version = CASE WHEN m.expires_at <= $9::timestamptz THEN 1 ELSE m.version + 1 END,
-  created_at = CASE WHEN m.expires_at <= $9::timestamptz THEN $9 ELSE m.created_at END,
-  updated_at = $9::timestamptz
-WHERE $8::int IS NULL OR $8::int = CASE WHEN m.expires_at <= $9::timestamptz THEN 0 ELSE m.version END
+  version = CASE WHEN m.expires_at <= $5::timestamptz THEN 1 ELSE m.version + 1 END,
+  created_at = CASE WHEN m.expires_at <= $5::timestamptz THEN $5::timestamptz ELSE m.created_at END,
+  updated_at = $5::timestamptz
+WHERE $9::int IS NULL OR $9::int = CASE WHEN m.expires_at <= $5::timestamptz THEN 0 ELSE m.version END
 ${RETURNING}`,
-        tenant,
-        type,
-        identifier,
-        namespace,
-        v.key,
-        v.value,
-        v.expiresAt,
-        expected,
-        v.now,
-        v.maxKeysPerObject,
+        [...scopeArgs(scope, v.now), v.key, v.value, v.expiresAt, v.expectedVersion ?? null, v.maxKeysPerObject],
       );
       return rows[0] ?? null;
     },
 
     /** Deletes a live entry, optionally only at `expectedVersion`; returns it as it was. */
     async delete(scope: EntryScope, key: string, expectedVersion: number | undefined, now: Date) {
-      const rows = await prisma.$queryRawUnsafe<MetadataRow[]>(
-        `DELETE FROM metadata
-WHERE tenant = $1::text AND linked_object_type = $2::text AND identifier = $3::text AND namespace = $4::text AND key = $5::text
-  AND (expires_at IS NULL OR expires_at > $6::timestamptz) AND ($7::int IS NULL OR version = $7::int)
-${RETURNING}`,
-        scope.tenant,
-        scope.linkedObjectType,
-        scope.identifier,
-        scope.namespace,
-        key,
-        now,
-        expectedVersion ?? null,
+      const rows = await sql.query<MetadataRow>(
+        `DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6 AND ($7::int IS NULL OR version = $7::int) ${RETURNING}`,
+        [...scopeArgs(scope, now), key, expectedVersion ?? null],
       );
       return rows[0] ?? null;
     },
