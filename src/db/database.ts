@@ -7,12 +7,12 @@ import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { PrismaClientOptions } from "../generated/prisma/internal/prismaNamespace.js";
-import { createSqlRunner, type QueryListener, type SqlRunner } from "./sql.js";
+import { createPgliteRunner, createPostgresRunner, type QueryListener, type SqlRunner } from "./sql.js";
 
 /** The one Prisma client of the process, plus the raw access migrations and health need. */
 export interface Database {
   readonly prisma: PrismaClient;
-  /** Hot statements: SQL through Prisma's driver adapter, skipping Prisma Client's query compiler. */
+  /** The statements a request sends: hand-written SQL on the same connections (src/db/sql.ts). */
   readonly sql: SqlRunner;
   readonly kind: "pglite" | "postgres";
   /**
@@ -62,7 +62,7 @@ async function openPostgres(connectionString: string, onQuery: DatabaseOptions["
   const prisma = createPrisma(adapter, onQuery);
   return {
     prisma,
-    sql: await createSqlRunner(adapter, onQuery),
+    sql: createPostgresRunner(pool, onQuery),
     kind: "postgres",
     async withConnection(fn) {
       const client = await pool.connect();
@@ -92,7 +92,7 @@ async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions[
   const prisma = createPrisma(adapter, onQuery);
   return {
     prisma,
-    sql: await createSqlRunner(adapter, onQuery),
+    sql: createPgliteRunner(pglite, onQuery),
     kind: "pglite",
     // PGlite is a single connection inside this process: it is always exclusive.
     async withConnection(fn) {

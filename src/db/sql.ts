@@ -1,9 +1,6 @@
-import {
-  type ArgType,
-  ColumnTypeEnum,
-  type SqlDriverAdapterFactory,
-  type SqlQueryable,
-} from "@prisma/driver-adapter-utils";
+import { createHash } from "node:crypto";
+import type { PGlite } from "@electric-sql/pglite";
+import type pg from "pg";
 
 /** A value bound to a statement parameter. Dates travel as ISO-8601 text with their zone. */
 export type SqlArg = string | number | Date | null;
@@ -12,57 +9,50 @@ export type SqlArg = string | number | Date | null;
 export type QueryListener = (event: { query: string; params: string; duration: number }) => void;
 
 /**
- * Hot statements, sent through Prisma's driver adapter (the one Prisma Client uses, on the same
- * pool) without Prisma Client's query compiler, which costs ~100 µs of CPU per statement, raw
- * queries included: measured in the README's Performance section.
+ * The statements a request sends, on the connections Prisma uses, without Prisma Client: its query
+ * compiler costs ~120 µs of CPU per statement (raw queries included), and its driver adapter cannot
+ * prepare statements, so PostgreSQL would parse and plan every one again. Measured in the README's
+ * Performance section. Prisma Client keeps the schema, the row types and the cold paths.
  */
 export interface SqlRunner {
-  /** Rows as objects keyed by column name; timestamps as Dates, bigints as bigint. */
+  /** Rows as objects keyed by column name; timestamps as Dates. */
   query<Row>(sql: string, args: readonly SqlArg[]): Promise<Row[]>;
 }
 
-export async function createSqlRunner(factory: SqlDriverAdapterFactory, onQuery?: QueryListener): Promise<SqlRunner> {
-  const adapter: SqlQueryable = await factory.connect();
+/** PostgreSQL: named prepared statements, parsed and planned once per connection. */
+export function createPostgresRunner(pool: pg.Pool, onQuery?: QueryListener): SqlRunner {
+  const names = new Map<string, string>();
+  const nameOf = (sql: string) => {
+    let name = names.get(sql);
+    if (!name) {
+      name = `mg_${createHash("sha1").update(sql).digest("hex").slice(0, 16)}`;
+      names.set(sql, name);
+    }
+    return name;
+  };
   return {
     async query<Row>(sql: string, args: readonly SqlArg[]): Promise<Row[]> {
       const started = performance.now();
-      const result = await adapter.queryRaw({ sql, args: args.map(toDriverArg), argTypes: args.map(argType) });
+      const result = await pool.query({ name: nameOf(sql), text: sql, values: args.map(toDriverArg) });
       onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
-      const { columnNames, columnTypes, rows } = result;
-      return rows.map((row) => {
-        const record: Record<string, unknown> = {};
-        for (let i = 0; i < row.length; i++) {
-          record[columnNames[i] as string] = decode(row[i], columnTypes[i]);
-        }
-        return record as Row;
-      });
+      return result.rows as Row[];
     },
   };
 }
 
-// A Date bound as the driver formats it would lose its zone (adapter-pg sends UTC wall-clock
-// text, which `::timestamptz` reads in the session's TimeZone); ISO text keeps the instant.
+/** PGlite: in-process, one connection; nothing to prepare across a network. */
+export function createPgliteRunner(pglite: PGlite, onQuery?: QueryListener): SqlRunner {
+  return {
+    async query<Row>(sql: string, args: readonly SqlArg[]): Promise<Row[]> {
+      const started = performance.now();
+      const result = await pglite.query<Row>(sql, args.map(toDriverArg));
+      onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
+      return result.rows;
+    },
+  };
+}
+
+// ISO text keeps the instant whatever the session's TimeZone.
 function toDriverArg(arg: SqlArg): string | number | null {
   return arg instanceof Date ? arg.toISOString() : arg;
-}
-
-function argType(arg: SqlArg): ArgType {
-  return { scalarType: typeof arg === "number" ? "int" : arg === null ? "unknown" : "string", arity: "scalar" };
-}
-
-const ZONED = /(?:[zZ]|[+-]\d\d(?::?\d\d)?)$/;
-
-function decode(value: unknown, type: number | undefined): unknown {
-  if (value === null || typeof value !== "string") return value;
-  switch (type) {
-    case ColumnTypeEnum.DateTime: {
-      // adapter-pg answers "2026-11-27T12:00:00.000+00:00"; PGlite's drops the offset of its UTC session.
-      const iso = value.replace(" ", "T");
-      return new Date(ZONED.test(iso) ? iso : `${iso}Z`);
-    }
-    case ColumnTypeEnum.Int64:
-      return BigInt(value);
-    default:
-      return value;
-  }
 }

@@ -1,8 +1,9 @@
 import type { Database } from "../../db/database.js";
 import type { SqlArg } from "../../db/sql.js";
-import type { Metadata as MetadataRow } from "../../generated/prisma/client.js";
+import type { Metadata } from "../../generated/prisma/client.js";
 
-export type { MetadataRow };
+/** A row as Prisma's model types it, without the surrogate id nobody outside the table needs. */
+export type MetadataRow = Omit<Metadata, "id">;
 
 /** One linked object's namespace within a tenant: where every statement is confined. */
 export interface EntryScope {
@@ -36,7 +37,7 @@ export interface PageQuery {
 // Every statement a request sends is hand-written SQL on the SQL runner (Prisma's driver adapter
 // without Prisma Client's query compiler: see src/db/sql.ts). Columns are aliased to Prisma's
 // model so rows keep one type; Prisma Client keeps the cold path (the expiry purge).
-const COLUMNS = `id, tenant, linked_object_type AS "linkedObjectType", identifier, namespace, key, value, version,
+const COLUMNS = `tenant, linked_object_type AS "linkedObjectType", identifier, namespace, key, value, version,
   created_at AS "createdAt", updated_at AS "updatedAt", expires_at AS "expiresAt"`;
 const RETURNING = `RETURNING ${COLUMNS}`;
 /** $1-$4 the scope, $5 the clock: one object's namespace, live entries only. */
