@@ -1,9 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { PrismaClientOptions } from "../generated/prisma/internal/prismaNamespace.js";
@@ -85,6 +83,11 @@ async function openPostgres(connectionString: string, onQuery: DatabaseOptions["
 
 async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
+  // Loaded only in embedded mode: the WASM build costs ~45 MB of memory.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("pglite-prisma-adapter"),
+  ]);
   const pglite = await PGlite.create(dataDir);
   // Its Prisma adapter drops the offset of timestamps it reads: the session must be in UTC.
   await pglite.exec("SET TIME ZONE 'UTC'");
