@@ -2,26 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CONFIG_VARIABLES } from "../src/config.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-
-/** The service's configuration variables: never inherited from the shell running the bench. */
-const CONFIG_VARIABLES = [
-  "NODE_ENV",
-  "PORT",
-  "HOST",
-  "DATABASE_URL",
-  "DATA_DIR",
-  "JWT_SECRET",
-  "JWT_PUBLIC_KEY",
-  "JWKS_URL",
-  "JWT_ISSUER",
-  "JWT_AUDIENCE",
-  "METADATA_MAX_VALUE_LENGTH",
-  "METADATA_MAX_KEYS_PER_OBJECT",
-  "METADATA_PURGE_INTERVAL_SECONDS",
-  "SHUTDOWN_TIMEOUT_SECONDS",
-];
 
 export interface ServerSpec {
   name: string;

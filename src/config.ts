@@ -31,6 +31,9 @@ const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt.default(10),
 });
 
+/** Every variable the service reads: tools that start it clear these from their own environment. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
+
 /** Where verification keys come from; exactly one source, or the dev key outside production. */
 export type JwtKeySource =
   | { kind: "secret"; secret: string }

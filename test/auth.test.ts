@@ -1,6 +1,5 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type ExecutionResult, print } from "graphql";
 import {
   type CryptoKey,
   exportJWK,
@@ -16,7 +15,14 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { createApp } from "../src/server.js";
-import { createTestApp, errorCodes, type OperationResult, TEST_SECRET, type TestApp } from "./support/app.js";
+import {
+  createTestApp,
+  errorCodes,
+  executorFor,
+  type OperationResult,
+  TEST_SECRET,
+  type TestApp,
+} from "./support/app.js";
 import { backends } from "./support/backends.js";
 import { GetMetadata, GetMetadataForKey, UpdateMetadata } from "./support/operations.js";
 
@@ -44,18 +50,7 @@ async function appWith(env: Record<string, string>): Promise<Client> {
   const app = await createApp({ config: loadConfig({ NODE_ENV: "test", ...env }), db: shared.db });
   return {
     db: shared.db,
-    async execute({ document, variables, token, authorization }) {
-      const headers: Record<string, string> = { "content-type": "application/json" };
-      const auth = authorization ?? (token ? `Bearer ${token}` : undefined);
-      if (auth) headers.authorization = auth;
-      const query = typeof document === "string" ? document : print(document);
-      const response = await app.yoga.fetch("http://yoga/graphql", {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, body: (await response.json()) as ExecutionResult<never> };
-    },
+    execute: executorFor(app),
   };
 }
 

@@ -65,22 +65,27 @@ export async function createTestApp(
         .setIssuedAt()
         .setExpirationTime("1h")
         .sign(secret),
-    async execute({ document, variables, token, authorization }) {
-      const headers: Record<string, string> = { "content-type": "application/json" };
-      const auth = authorization ?? (token ? `Bearer ${token}` : undefined);
-      if (auth) headers.authorization = auth;
-      const query = typeof document === "string" ? document : print(document);
-      const response = await app.yoga.fetch("http://yoga/graphql", {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, body: (await response.json()) as ExecutionResult<never> };
-    },
+    execute: executorFor(app),
     async close() {
       await app.close();
       await drop();
     },
+  };
+}
+
+/** POSTs through the app's real HTTP handler (no port), with a bearer token or a raw header. */
+export function executorFor(app: App): TestApp["execute"] {
+  return async ({ document, variables, token, authorization }) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    const auth = authorization ?? (token ? `Bearer ${token}` : undefined);
+    if (auth) headers.authorization = auth;
+    const query = typeof document === "string" ? document : print(document);
+    const response = await app.yoga.fetch("http://yoga/graphql", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, body: (await response.json()) as ExecutionResult<never> };
   };
 }
 

@@ -6,27 +6,10 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
+import { CONFIG_VARIABLES } from "../../src/config.js";
 
 /** The repository root: where `src/main.ts` and `node_modules/tsx` are. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-
-/** What the service reads from the environment: never inherited, only set by the test. */
-const CONFIG_VARIABLES = [
-  "NODE_ENV",
-  "PORT",
-  "HOST",
-  "DATABASE_URL",
-  "DATA_DIR",
-  "JWT_SECRET",
-  "JWT_PUBLIC_KEY",
-  "JWKS_URL",
-  "JWT_ISSUER",
-  "JWT_AUDIENCE",
-  "METADATA_MAX_VALUE_LENGTH",
-  "METADATA_MAX_KEYS_PER_OBJECT",
-  "METADATA_PURGE_INTERVAL_SECONDS",
-  "SHUTDOWN_TIMEOUT_SECONDS",
-];
 
 export interface Exit {
   code: number | null;
