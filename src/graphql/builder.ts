@@ -16,8 +16,7 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
   };
-  // Connections compute totalCount only when a client asks for it.
-  Connection: { totalCount: () => Promise<number> };
+  Connection: { totalCount: number };
   DefaultFieldNullability: false;
 }>({
   plugins: [RelayPlugin],
@@ -38,6 +37,6 @@ builder.mutationType({});
 builder.globalConnectionField("totalCount", (t) =>
   t.int({
     description: "Live entries matching the filters, across all pages.",
-    resolve: (parent) => parent.totalCount(),
+    resolve: (parent) => parent.totalCount,
   }),
 );

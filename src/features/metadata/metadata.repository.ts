@@ -50,7 +50,7 @@ function prefixEnd(prefix: string): string {
 }
 
 /** Key-range conditions as SQL over parameters numbered from `first`, with their values. */
-function keyRange(q: Pick<PageQuery, "keyPrefix" | "afterKey" | "beforeKey">, first: number) {
+function keyRange(q: Partial<Pick<PageQuery, "keyPrefix" | "afterKey" | "beforeKey">>, first: number) {
   const conditions: string[] = [];
   const values: string[] = [];
   const add = (op: string, value: string) => {
@@ -92,22 +92,28 @@ export function createMetadataRepository({ prisma, sql }: Pick<Database, "prisma
       ]);
     },
 
-    findPage(scope: EntryScope, q: PageQuery): Promise<MetadataRow[]> {
-      const range = keyRange(q, 6);
-      return sql.query<MetadataRow>(
-        `SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE}${range.sql}
-ORDER BY key ${q.fromEnd ? "DESC" : "ASC"} LIMIT $${6 + range.values.length}`,
-        [...scopeArgs(scope, q.now), ...range.values, q.limit],
+    /**
+     * One page and the count of every live key matching the prefix, in one statement: the count is
+     * an uncorrelated subquery (planned once, index-only), the page joined to it so that an empty
+     * page still answers the count.
+     */
+    async findPage(scope: EntryScope, q: PageQuery): Promise<{ rows: MetadataRow[]; totalCount: number }> {
+      const prefix = keyRange({ keyPrefix: q.keyPrefix }, 6);
+      const cursors = keyRange({ afterKey: q.afterKey, beforeKey: q.beforeKey }, 6 + prefix.values.length);
+      const limit = 6 + prefix.values.length + cursors.values.length;
+      const rows = await sql.query<Partial<MetadataRow> & { totalCount: number }>(
+        `SELECT total.count AS "totalCount", page.*
+FROM (SELECT count(*)::int AS count FROM metadata WHERE ${LIVE_IN_SCOPE}${prefix.sql}) AS total
+LEFT JOIN LATERAL (
+  SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE}${prefix.sql}${cursors.sql}
+  ORDER BY key ${q.fromEnd ? "DESC" : "ASC"} LIMIT $${limit}
+) AS page ON true`,
+        [...scopeArgs(scope, q.now), ...prefix.values, ...cursors.values, q.limit],
       );
-    },
-
-    async countLive(scope: EntryScope, keyPrefix: string | undefined, now: Date): Promise<number> {
-      const range = keyRange({ keyPrefix, afterKey: undefined, beforeKey: undefined }, 6);
-      const rows = await sql.query<{ count: number }>(
-        `SELECT count(*)::int AS count FROM metadata WHERE ${LIVE_IN_SCOPE}${range.sql}`,
-        [...scopeArgs(scope, now), ...range.values],
-      );
-      return rows[0]?.count ?? 0;
+      return {
+        rows: rows.filter((row): row is MetadataRow & { totalCount: number } => row.key != null),
+        totalCount: rows[0]?.totalCount ?? 0,
+      };
     },
 
     /**

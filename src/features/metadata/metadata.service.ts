@@ -63,7 +63,7 @@ export interface PageArgs {
 export interface EntryPage {
   edges: { cursor: string; node: MetadataEntry }[];
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-  totalCount: () => Promise<number>;
+  totalCount: number;
 }
 
 export interface MetadataLimits {
@@ -122,14 +122,13 @@ export function createMetadataService(deps: {
       const afterKey = decodeCursor(page.after, "after");
       const beforeKey = decodeCursor(page.before, "before");
       const scope = scopeFor(principal, "read", ref);
-      const at = now();
-      const rows = await repository.findPage(scope, {
+      const { rows, totalCount } = await repository.findPage(scope, {
         keyPrefix,
         afterKey,
         beforeKey,
         fromEnd,
         limit: size + 1,
-        now: at,
+        now: now(),
       });
       const hasMore = rows.length > size;
       const pageRows = rows.slice(0, size);
@@ -143,7 +142,7 @@ export function createMetadataService(deps: {
           startCursor: edges[0]?.cursor ?? null,
           endCursor: edges.at(-1)?.cursor ?? null,
         },
-        totalCount: () => repository.countLive(scope, keyPrefix, at),
+        totalCount,
       };
     },
 
