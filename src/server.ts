@@ -53,12 +53,8 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
 
   let closing = false;
   const server = createServer((req, res) => {
-    // During shutdown, a keep-alive connection is closed as soon as its last response is out:
-    // `server.close()` only closes connections idle at the moment it is called.
+    // During shutdown, responses tell keep-alive clients to go (see close()).
     if (closing) res.setHeader("connection", "close");
-    res.on("finish", () => {
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
     return yoga(req, res);
   });
   let purgeTimer: NodeJS.Timeout | undefined;
@@ -80,9 +76,13 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
       if (server.listening) {
         closing = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // `server.close()` only closes connections idle at that moment: a keep-alive connection
+        // busy then is closed as soon as its response is out, by this sweep.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
         // In-flight requests finish; this bounds those that never do.
         const timer = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
         await closed;
+        clearInterval(sweep);
         clearTimeout(timer);
       }
       await db.close();
@@ -93,16 +93,15 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
 /** GET /health: 200 only when the database answers. */
 function healthPlugin(db: Database): Plugin {
   return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
+    // Not async: every request passes here, and only /health waits for the database.
+    onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== "/health" || request.method !== "GET") return;
-      const ok = await db.prisma.$queryRaw`SELECT 1`.then(
-        () => true,
-        () => false,
-      );
-      endResponse(
-        fetchAPI.Response.json(ok ? { status: "ok" } : { status: "unavailable", reason: "database unreachable" }, {
-          status: ok ? 200 : 503,
-        }),
+      return db.prisma.$queryRaw`SELECT 1`.then(
+        () => endResponse(fetchAPI.Response.json({ status: "ok" })),
+        () =>
+          endResponse(
+            fetchAPI.Response.json({ status: "unavailable", reason: "database unreachable" }, { status: 503 }),
+          ),
       );
     },
   };

@@ -2,9 +2,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
+import { PrismaClient } from "../../generated/prisma/client.js";
+import type { PrismaClientOptions } from "../../generated/prisma/internal/prismaNamespace.js";
 import type { Config } from "../config.js";
-import { PrismaClient } from "../generated/prisma/client.js";
-import type { PrismaClientOptions } from "../generated/prisma/internal/prismaNamespace.js";
 import { createPgliteRunner, createPostgresRunner, type QueryListener, type SqlRunner } from "./sql.js";
 
 /** The one Prisma client of the process, plus the raw access migrations and health need. */

@@ -1,6 +1,6 @@
+import type { Metadata } from "../../../generated/prisma/client.js";
 import type { Database } from "../../db/database.js";
 import type { SqlArg } from "../../db/sql.js";
-import type { Metadata } from "../../generated/prisma/client.js";
 
 /** A row as Prisma's model types it, without the surrogate id nobody outside the table needs. */
 export type MetadataRow = Omit<Metadata, "id">;
