@@ -5,7 +5,7 @@ import pg from "pg";
 import { PrismaClient } from "../../generated/prisma/client.js";
 import type { PrismaClientOptions } from "../../generated/prisma/internal/prismaNamespace.js";
 import type { Config } from "../config.js";
-import { createPgliteRunner, createPostgresRunner, type QueryListener, type SqlRunner } from "./sql.js";
+import { createPostgresRunner, type QueryListener, type SqlRunner } from "./sql.js";
 
 /** The one Prisma client of the process, plus the raw access migrations and health need. */
 export interface Database {
@@ -84,9 +84,10 @@ async function openPostgres(connectionString: string, onQuery: DatabaseOptions["
 async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions["onQuery"]): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   // Loaded only in embedded mode: the WASM build costs ~45 MB of memory.
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+  const [{ PGlite }, { PrismaPGlite }, { createPgliteRunner }] = await Promise.all([
     import("@electric-sql/pglite"),
     import("pglite-prisma-adapter"),
+    import("./pglite-sql.js"),
   ]);
   const pglite = await PGlite.create(dataDir);
   // Its Prisma adapter drops the offset of timestamps it reads: the session must be in UTC.

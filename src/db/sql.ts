@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { PGlite } from "@electric-sql/pglite";
 import type pg from "pg";
 
 /** A value bound to a statement parameter. Dates travel as ISO-8601 text with their zone. */
@@ -40,19 +39,7 @@ export function createPostgresRunner(pool: pg.Pool, onQuery?: QueryListener): Sq
   };
 }
 
-/** PGlite: in-process, one connection; nothing to prepare across a network. */
-export function createPgliteRunner(pglite: PGlite, onQuery?: QueryListener): SqlRunner {
-  return {
-    async query<Row>(sql: string, args: readonly SqlArg[]): Promise<Row[]> {
-      const started = performance.now();
-      const result = await pglite.query<Row>(sql, args.map(toDriverArg));
-      onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
-      return result.rows;
-    },
-  };
-}
-
 // ISO text keeps the instant whatever the session's TimeZone.
-function toDriverArg(arg: SqlArg): string | number | null {
+export function toDriverArg(arg: SqlArg): string | number | null {
   return arg instanceof Date ? arg.toISOString() : arg;
 }
