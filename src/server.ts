@@ -5,6 +5,7 @@ import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
 import type { GraphQLContext } from "./graphql/builder.js";
 import { createYogaLogger, maskError, useInputErrorCodes } from "./graphql/errors.js";
+import { useRequestBodyLimit } from "./graphql/request-body-limit.js";
 import { schema } from "./graphql/schema.js";
 import { createServices, type Services } from "./services.js";
 
@@ -48,7 +49,8 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
     // Yoga's built-in check answers without asking the database: it stays as a liveness probe,
     // and /health (healthPlugin) answers 200 only when the database does.
     healthCheckEndpoint: "/live",
-    plugins: [healthPlugin(db), useInputErrorCodes()],
+    maxRequestBodySize: false,
+    plugins: [healthPlugin(db), useInputErrorCodes(), useRequestBodyLimit()],
   });
 
   let closing = false;
