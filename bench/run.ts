@@ -5,6 +5,7 @@
  *   npm run bench                          100,000 rows; 3 s warm-up, then 2 × 10 s rounds per server, A B A B
  *   npm run bench -- --quick               smoke run: 10,000 rows, 1 s warm-up, 1 × 3 s round
  *   npm run bench -- --profile             our server under `node --cpu-prof`, read scenario: top 15 by self time
+ *   npm run bench -- --profile --scenarios embedded    the same for the embedded (PGlite) read
  *   npm run bench -- --scenarios read,mixed --rows 1000000 --duration 20 --rounds 3 --connections 64
  *
  * Scenarios: read, upsert, list, mixed (90 % reads), jwks (RS256 via a local JWKS, ours vs ours HS256),
@@ -333,19 +334,26 @@ async function profile(o: Options): Promise<void> {
   const secret = randomBytes(32).toString("base64url");
   const tmp = await mkdtemp(join(tmpdir(), "mg-bench-profile-"));
   cleanups.push(() => rm(tmp, { recursive: true, force: true }));
-  const database = await providePostgres();
-  cleanups.push(() => database.stop());
-  await seedPostgres(database.url, o.rows);
-  log(`seeded ${o.rows} rows`);
+  const embedded = o.scenarios.length === 1 && o.scenarios[0] === "embedded";
+  const rows = embedded ? Math.min(o.rows, EMBEDDED_MAX_ROWS) : o.rows;
+  const env: Record<string, string> = { JWT_SECRET: secret, DATA_DIR: tmp };
+  if (embedded) {
+    await seedPglite(tmp, rows);
+  } else {
+    const database = await providePostgres();
+    cleanups.push(() => database.stop());
+    await seedPostgres(database.url, rows);
+    env.DATABASE_URL = database.url;
+  }
+  log(`seeded ${rows} rows${embedded ? " into PGlite" : ""}`);
   const profileDir = join(tmp, "cpuprofile");
-  const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: tmp };
   const side: Side = {
     label: "ours (--cpu-prof)",
     server: await start(oursSpec("ours-profiled", env, profileDir)),
     target: {
-      rows: o.rows,
+      rows,
       authorizations: await hs256Authorizations(secret),
-      ledger: new WriteLedger(OUR_TABLE, o.rows),
+      ledger: new WriteLedger(OUR_TABLE, rows),
     },
   };
   if (o.warmup > 0) await load(o, "read", side, "read", "warm-up", o.warmup);
