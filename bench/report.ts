@@ -37,6 +37,7 @@ export interface Report {
   machine: { cpu: string; cores: number; node: string; platform: string };
   settings: {
     rows: number;
+    identifiers: number;
     embeddedRows: number;
     durationSeconds: number;
     warmupSeconds: number;
@@ -122,7 +123,7 @@ export function toMarkdown(report: Report): string {
     `## metadata-graph benchmark, ${report.startedAt}`,
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node} (${m.platform}). PostgreSQL 15 seeded with ${fmt(s.rows)} rows ` +
-      `(PGlite: ${fmt(s.embeddedRows)}). autocannon: ${s.connections} connections, ${s.warmupSeconds} s warm-up per ` +
+      `over ${fmt(s.identifiers)} identifiers × 3 tenants (PGlite: ${fmt(s.embeddedRows)}). autocannon: ${s.connections} connections, ${s.warmupSeconds} s warm-up per ` +
       `server and scenario, then ${s.rounds} × ${s.durationSeconds} s rounds per server, alternating (A B A B). ` +
       "Figures are medians over the rounds; the ratio is the median over the pairs of rounds. RSS: VmRSS of the " +
       "serving node process at the end of the scenario. Load generator, servers and database share the machine.",

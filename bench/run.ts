@@ -7,6 +7,8 @@
  *   npm run bench -- --profile             our server under `node --cpu-prof`, read scenario: top 15 by self time
  *   npm run bench -- --profile --scenarios embedded    the same for the embedded (PGlite) read
  *   npm run bench -- --scenarios read,mixed --rows 1000000 --duration 20 --rounds 3 --connections 64
+ *   npm run bench -- --scenarios read,list --rows 10000 --identifiers 101   as many keys per object (33) as
+ *                                          the 1,000,000-row default: the table grows, the pages stay alike
  *
  * Scenarios: read, upsert, list, mixed (90 % reads), jwks (RS256 via a local JWKS, ours vs ours HS256),
  * embedded (PGlite, ours only, at most 10,000 rows). Every response is checked; one bad response,
@@ -21,6 +23,7 @@ import { availableParallelism, cpus, platform, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { IDENTIFIERS } from "./dataset.js";
 import { type LoadResult, runLoad } from "./load.js";
 import { providePostgres } from "./postgres.js";
 import { findProfile, formatProfile, monotonicMicros, summarizeProfile } from "./profile.js";
@@ -52,6 +55,7 @@ const READY = /listening on (http:\/\/\S+\/graphql)/;
 
 interface Options {
   rows: number;
+  identifiers: number;
   duration: number;
   warmup: number;
   rounds: number;
@@ -67,6 +71,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       rows: { type: "string" },
+      identifiers: { type: "string" },
       duration: { type: "string" },
       warmup: { type: "string" },
       rounds: { type: "string" },
@@ -90,6 +95,7 @@ function parseOptions(argv: string[]): Options {
   }
   return {
     rows: int("rows", values.rows, quick ? 10_000 : 100_000, 1),
+    identifiers: int("identifiers", values.identifiers, IDENTIFIERS, 1),
     duration: int("duration", values.duration, quick ? 3 : 10, 1),
     warmup: int("warmup", values.warmup, quick ? 1 : 3, 0),
     rounds: int("rounds", values.rounds, quick ? 1 : 2, 1),
@@ -227,7 +233,7 @@ async function benchPostgres(
   cleanups.push(() => database.stop());
   log(`PostgreSQL at ${database.url} (${seconds(t)})`);
   t = performance.now();
-  await seedPostgres(database.url, o.rows);
+  await seedPostgres(database.url, o.rows, o.identifiers);
   log(`seeded ${o.rows} rows into ${OUR_TABLE} and ${REFERENCE_TABLE}, analyzed (${seconds(t)})`);
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
   cleanups.push(() => pool.end());
@@ -239,12 +245,12 @@ async function benchPostgres(
   const ours: Side = {
     label: "ours",
     server: await start(oursSpec("ours", { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: dataDir })),
-    target: { rows: o.rows, authorizations, ledger: ourLedger },
+    target: { rows: o.rows, identifiers: o.identifiers, authorizations, ledger: ourLedger },
   };
   const reference: Side = {
     label: "reference",
     server: await start(referenceSpec(database.url, secret)),
-    target: { rows: o.rows, authorizations, ledger: referenceLedger },
+    target: { rows: o.rows, identifiers: o.identifiers, authorizations, ledger: referenceLedger },
   };
 
   for (const name of ["read", "upsert", "list", "mixed"] as const) {
@@ -261,7 +267,7 @@ async function benchPostgres(
     const viaJwks: Side = {
       label: "ours, RS256 (JWKS)",
       server: await start(oursSpec("ours-jwks", { DATABASE_URL: database.url, JWKS_URL: jwks.url, DATA_DIR: dataDir })),
-      target: { rows: o.rows, authorizations: jwks.authorizations, ledger: ourLedger },
+      target: { rows: o.rows, identifiers: o.identifiers, authorizations: jwks.authorizations, ledger: ourLedger },
     };
     const hs256 = { ...ours, label: "ours, HS256" };
     results.push(await compare(o, "jwks", "read, RS256 token via JWKS", viaJwks, hs256, "read"));
@@ -274,13 +280,13 @@ async function benchEmbedded(o: Options, secret: string, tmp: string, results: S
   const rows = Math.min(o.rows, EMBEDDED_MAX_ROWS);
   const dataDir = join(tmp, "embedded");
   const t = performance.now();
-  await seedPglite(dataDir, rows);
+  await seedPglite(dataDir, rows, o.identifiers);
   log(`seeded ${rows} rows into PGlite at ${dataDir} (${seconds(t)})`);
   const ledger = new WriteLedger(OUR_TABLE, rows);
   const side: Side = {
     label: "ours (PGlite)",
     server: await start(oursSpec("ours-pglite", { JWT_SECRET: secret, DATA_DIR: dataDir })),
-    target: { rows, authorizations: await hs256Authorizations(secret), ledger },
+    target: { rows, identifiers: o.identifiers, authorizations: await hs256Authorizations(secret), ledger },
   };
   const size = `PGlite, ${rows.toLocaleString("en-US")} rows`;
   results.push(await solo(o, "embedded-read", `embedded read (${size})`, side, "read"));
@@ -309,6 +315,7 @@ async function bench(o: Options): Promise<void> {
     },
     settings: {
       rows: o.rows,
+      identifiers: o.identifiers,
       embeddedRows: Math.min(o.rows, EMBEDDED_MAX_ROWS),
       durationSeconds: o.duration,
       warmupSeconds: o.warmup,
@@ -338,11 +345,11 @@ async function profile(o: Options): Promise<void> {
   const rows = embedded ? Math.min(o.rows, EMBEDDED_MAX_ROWS) : o.rows;
   const env: Record<string, string> = { JWT_SECRET: secret, DATA_DIR: tmp };
   if (embedded) {
-    await seedPglite(tmp, rows);
+    await seedPglite(tmp, rows, o.identifiers);
   } else {
     const database = await providePostgres();
     cleanups.push(() => database.stop());
-    await seedPostgres(database.url, rows);
+    await seedPostgres(database.url, rows, o.identifiers);
     env.DATABASE_URL = database.url;
   }
   log(`seeded ${rows} rows${embedded ? " into PGlite" : ""}`);
@@ -352,6 +359,7 @@ async function profile(o: Options): Promise<void> {
     server: await start(oursSpec("ours-profiled", env, profileDir)),
     target: {
       rows,
+      identifiers: o.identifiers,
       authorizations: await hs256Authorizations(secret),
       ledger: new WriteLedger(OUR_TABLE, rows),
     },

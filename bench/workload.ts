@@ -1,14 +1,5 @@
 /** The requests of each scenario, and what a correct answer to each looks like. */
-import {
-  type EntryRef,
-  IDENTIFIERS,
-  KEY_PREFIX,
-  newKey,
-  randomInt,
-  randomSeededEntry,
-  randomValue,
-  TENANTS,
-} from "./dataset.js";
+import { type EntryRef, KEY_PREFIX, newKey, randomInt, randomSeededEntry, randomValue, TENANTS } from "./dataset.js";
 import type { Planned, Workload } from "./load.js";
 import type { Authorizations } from "./tokens.js";
 import type { WriteLedger } from "./verify.js";
@@ -26,6 +17,8 @@ export interface Meta {
 /** What a workload needs to know about the server it loads. */
 export interface Target {
   rows: number;
+  /** Identifiers the rows are spread over (dataset.ts). */
+  identifiers: number;
   authorizations: Authorizations;
   ledger: WriteLedger;
 }
@@ -35,7 +28,7 @@ export type WorkloadName = "read" | "upsert" | "list" | "mixed";
 export function workload(name: WorkloadName, target: Target): Workload<Meta> {
   const auth = (tenant: string) => target.authorizations.get(tenant) ?? "";
   const read = (): Planned<Meta> => {
-    const entry = randomSeededEntry(target.rows);
+    const entry = randomSeededEntry(target.rows, target.identifiers);
     return {
       body: JSON.stringify({ query: READ, variables: { id: entry.identifier, key: entry.key } }),
       authorization: auth(entry.tenant),
@@ -44,7 +37,7 @@ export function workload(name: WorkloadName, target: Target): Workload<Meta> {
   };
   const upsert = (): Planned<Meta> => {
     const isNew = Math.random() < 0.5;
-    const entry = isNew ? freshEntry(target.rows) : randomSeededEntry(target.rows);
+    const entry = isNew ? freshEntry(target) : randomSeededEntry(target.rows, target.identifiers);
     target.ledger.sent(entry, isNew);
     const input = { linkedObjectType: "ACCOUNT", identifier: entry.identifier, key: entry.key, value: randomValue() };
     return {
@@ -54,7 +47,7 @@ export function workload(name: WorkloadName, target: Target): Workload<Meta> {
     };
   };
   const list = (): Planned<Meta> => {
-    const entry = randomSeededEntry(target.rows);
+    const entry = randomSeededEntry(target.rows, target.identifiers);
     return {
       body: JSON.stringify({ query: LIST, variables: { id: entry.identifier, prefix: KEY_PREFIX } }),
       authorization: auth(entry.tenant),
@@ -66,8 +59,8 @@ export function workload(name: WorkloadName, target: Target): Workload<Meta> {
 }
 
 /** A new key on an object that exists (seeded identifiers only: the per-object key limit stays far). */
-function freshEntry(rows: number): EntryRef {
-  const identifiers = Math.min(IDENTIFIERS, Math.ceil(rows / TENANTS.length));
+function freshEntry({ rows, identifiers: spread }: Target): EntryRef {
+  const identifiers = Math.min(spread, Math.ceil(rows / TENANTS.length));
   return {
     tenant: TENANTS[randomInt(TENANTS.length)] ?? "t0",
     identifier: `A-${randomInt(identifiers)}`,
