@@ -47,7 +47,7 @@ afterAll(() => shared.close());
  * the database.
  */
 async function appWith(env: Record<string, string>): Promise<Client> {
-  const app = await createApp({ config: loadConfig({ NODE_ENV: "test", ...env }), db: shared.db });
+  const app = await createApp({ config: loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ...env }), db: shared.db });
   return {
     db: shared.db,
     execute: executorFor(app),

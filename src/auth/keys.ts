@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createRemoteJWKSet, importJWK, importSPKI, type JWK, type JWTVerifyGetKey, type KeyObject } from "jose";
+import { importJWK, importSPKI, type JWK, type JWTVerifyGetKey, type KeyObject } from "jose";
 import { type Config, ConfigError } from "../config.js";
+import { remoteKeySet } from "./jwks.js";
 
 /** What jwtVerify needs: the key (or a resolver) and the algorithms pinned to its type. */
 export interface VerificationKey {
@@ -18,7 +19,7 @@ const ASYMMETRIC = [...RSA, ...Object.values(EC_BY_CURVE), ...OKP];
 
 const DEV_KEY_FILE = "dev-jwt-secret";
 
-export async function loadVerificationKey(config: Config): Promise<VerificationKey> {
+export async function loadVerificationKey(config: Config, warn?: (message: string) => void): Promise<VerificationKey> {
   const source = config.jwt.source;
   switch (source.kind) {
     case "secret":
@@ -26,8 +27,7 @@ export async function loadVerificationKey(config: Config): Promise<VerificationK
     case "devKey":
       return { key: loadOrCreateDevSecret(config.dataDir), algorithms: ["HS256"] };
     case "jwks":
-      // jose caches the set, refetches on an unknown `kid` (with a cooldown) and so follows rotation.
-      return { key: createRemoteJWKSet(source.url), algorithms: ASYMMETRIC };
+      return { key: remoteKeySet({ ...source, warn }), algorithms: ASYMMETRIC };
     case "publicKey":
       return importPublicKey(source.key);
   }
