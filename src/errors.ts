@@ -8,12 +8,16 @@ export type ErrorCode =
   | "BAD_USER_INPUT"
   | "NOT_FOUND"
   | "VERSION_CONFLICT"
-  | "LIMIT_EXCEEDED";
+  | "LIMIT_EXCEEDED"
+  | "SERVICE_UNAVAILABLE"
+  | "RATE_LIMITED";
 
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
   /** Machine-readable details, merged into `extensions`. */
   readonly details: Readonly<Record<string, unknown>>;
+  /** HTTP status and headers for an error that fails the whole request (Yoga's `extensions.http`). */
+  readonly http?: Readonly<{ status: number; headers?: Record<string, string> }>;
 
   constructor(message: string, details: Record<string, unknown> = {}) {
     super(message);
@@ -54,4 +58,28 @@ export class VersionConflict extends DomainError {
 
 export class LimitExceeded extends DomainError {
   readonly code = "LIMIT_EXCEEDED";
+}
+
+/**
+ * A dependency the request needs (e.g. the database) cannot be reached right now; retrying later
+ * may succeed. A write whose connection died mid-statement may have been applied: `expectedVersion`
+ * makes its retry safe. The message names no host, port or driver error.
+ */
+export class ServiceUnavailable extends DomainError {
+  readonly code = "SERVICE_UNAVAILABLE";
+  /** `cause`: the driver's error, for logs and debuggers; clients never see it. */
+  constructor(message: string, cause?: unknown) {
+    super(message);
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/** The caller used up its operations for now; `retryAfterSeconds` says when the next one passes. */
+export class RateLimited extends DomainError {
+  readonly code = "RATE_LIMITED";
+  override readonly http: { status: number; headers: Record<string, string> };
+  constructor(retryAfterSeconds: number) {
+    super(`Rate limit exceeded: retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+    this.http = { status: 429, headers: { "Retry-After": String(retryAfterSeconds) } };
+  }
 }

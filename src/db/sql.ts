@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
+import { createOutageLog, toServiceUnavailable } from "./unavailable.js";
 
 /** A value bound to a statement parameter. Dates travel as ISO-8601 text with their zone. */
 export type SqlArg = string | number | Date | null;
@@ -18,8 +19,18 @@ export interface SqlRunner {
   query<Row>(sql: string, args: readonly SqlArg[]): Promise<Row[]>;
 }
 
-/** PostgreSQL: named prepared statements, parsed and planned once per connection. */
-export function createPostgresRunner(pool: pg.Pool, onQuery?: QueryListener): SqlRunner {
+/**
+ * PostgreSQL: named prepared statements, parsed and planned once per connection (node-postgres
+ * remembers which statements each connection has parsed: a connection opened after an outage
+ * parses them again). A database that cannot be reached surfaces as ServiceUnavailable, here and
+ * only here: every statement a request sends passes through this runner.
+ */
+export function createPostgresRunner(
+  pool: pg.Pool,
+  onQuery?: QueryListener,
+  warn?: (message: string) => void,
+): SqlRunner {
+  const outage = createOutageLog(warn);
   const names = new Map<string, string>();
   const nameOf = (sql: string) => {
     let name = names.get(sql);
@@ -32,7 +43,14 @@ export function createPostgresRunner(pool: pg.Pool, onQuery?: QueryListener): Sq
   return {
     async query<Row>(sql: string, args: readonly SqlArg[]): Promise<Row[]> {
       const started = performance.now();
-      const result = await pool.query({ name: nameOf(sql), text: sql, values: args.map(toDriverArg) });
+      let result: pg.QueryResult;
+      try {
+        result = await pool.query({ name: nameOf(sql), text: sql, values: args.map(toDriverArg) });
+      } catch (error) {
+        outage.failed(error);
+        throw toServiceUnavailable(error);
+      }
+      outage.succeeded();
       onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
       return result.rows as Row[];
     },
