@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeCursor } from "../src/features/metadata/metadata.cursor.js";
 import { createTestApp, errorCodes, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
 import { ListMetadata, UpdateMetadata } from "./support/operations.js";
@@ -94,6 +95,9 @@ describe.each(backends)("metadataList on $name", (backend) => {
     ["after", { after: "not-a-cursor" }],
     ["before", { before: "a2V5" }],
     ["keyPrefix", { keyPrefix: "has space" }],
+    // Well-formed cursors of keys the API never returns: a NUL reached PostgreSQL (was INTERNAL_SERVER_ERROR).
+    ["after", { after: encodeCursor("k\u0000") }],
+    ["before", { before: encodeCursor("") }],
   ])("rejects a bad %s with BAD_USER_INPUT", async (field, variables) => {
     const result = await list(variables);
     expect(errorCodes(result)).toEqual(["BAD_USER_INPUT"]);

@@ -130,6 +130,8 @@ describe.each(backends)("metadata entries on $name", (backend) => {
     ["value", { key: "k", value: "nul\u0000char" }],
     ["value", { key: "k", value: "lone \ud800 surrogate" }],
     ["expiresAt", { key: "k", value: "v", expiresAt: "2000-01-01T00:00:00Z" }],
+    // Valid RFC 3339, but an instant in year 10000: PostgreSQL refused its ISO text (was INTERNAL_SERVER_ERROR).
+    ["expiresAt", { key: "k", value: "v", expiresAt: "9999-12-31T23:59:59-01:00" }],
     ["expectedVersion", { key: "k", value: "v", expectedVersion: -1 }],
   ])("rejects a bad %s with BAD_USER_INPUT naming it, and writes nothing", async (field, input) => {
     const before = await t.db.prisma.metadata.count();

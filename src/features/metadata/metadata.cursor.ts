@@ -1,4 +1,5 @@
 import { InvalidInput } from "../../errors.js";
+import { isKey } from "./metadata.validation.js";
 
 // Cursors are opaque to clients: the base64url of the last key seen, behind a version tag.
 const PREFIX = "k1:";
@@ -10,8 +11,11 @@ export function encodeCursor(key: string): string {
 export function decodeCursor(cursor: string | null | undefined, field: string): string | undefined {
   if (cursor == null) return undefined;
   const decoded = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!decoded.startsWith(PREFIX) || encodeCursor(decoded.slice(PREFIX.length)) !== cursor) {
+  const key = decoded.slice(PREFIX.length);
+  // The API only returns cursors of valid keys. A forged one could carry anything, e.g. a NUL, which
+  // PostgreSQL refuses in text (that was an INTERNAL_SERVER_ERROR).
+  if (!decoded.startsWith(PREFIX) || encodeCursor(key) !== cursor || !isKey(key)) {
     throw new InvalidInput(field, "is not a cursor returned by this API");
   }
-  return decoded.slice(PREFIX.length);
+  return key;
 }

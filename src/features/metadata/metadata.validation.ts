@@ -8,8 +8,12 @@ const KEY_PREFIX = /^[a-zA-Z0-9._-]{0,255}$/;
 // C0 and C1 controls, DEL: invisible in logs and UIs, and NUL cannot be stored in PostgreSQL text.
 const CONTROL = /\p{Cc}/u;
 
+export function isKey(key: string): boolean {
+  return KEY.test(key);
+}
+
 export function assertKey(key: string, field = "key"): void {
-  if (!KEY.test(key)) throw new InvalidInput(field, "must be 1-255 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
+  if (!isKey(key)) throw new InvalidInput(field, "must be 1-255 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
 }
 
 export function assertKeyPrefix(prefix: string | undefined): void {
@@ -40,9 +44,17 @@ export function assertValue(value: string, maxLength: number): void {
   if (!value.isWellFormed()) throw new InvalidInput("value", "must be well-formed Unicode (no lone surrogates)");
 }
 
+// RFC 3339 allows "9999-12-31T23:59:59-01:00", an instant in year 10000: JavaScript writes it
+// "+010000-01-01T…", which PostgreSQL refuses ("time zone displacement out of range"; it was an
+// INTERNAL_SERVER_ERROR) and RFC 3339 cannot express on the way back out.
+const EXPIRES_AT_LIMIT = Date.UTC(10000, 0, 1);
+
 export function assertExpiresAt(expiresAt: Date | undefined | null, now: Date): void {
   if (expiresAt && expiresAt.getTime() <= now.getTime()) {
     throw new InvalidInput("expiresAt", "must be in the future");
+  }
+  if (expiresAt && expiresAt.getTime() >= EXPIRES_AT_LIMIT) {
+    throw new InvalidInput("expiresAt", "must be before 10000-01-01T00:00:00Z");
   }
 }
 

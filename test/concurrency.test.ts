@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestApp, errorCodes, type OperationResult, type TestApp } from "./support/app.js";
+import { backends } from "./support/backends.js";
+import { GetMetadataForKey, UpdateMetadata } from "./support/operations.js";
+
+// Races through the real HTTP handler, all requests in flight at once. test/metadata.test.ts has
+// the simpler ones (20 writers at one expected version; 20 unconditional upserts of one new key);
+// these are read-modify-write clients, creates racing on expectedVersion 0, and a mixed burst.
+
+const STAFF = { sub: "staff-1", scope: "metadata.write", permissions: ["CAN_MUTATE_METADATA"] };
+
+describe.each(backends)("concurrent writes on $name", (backend) => {
+  let t: TestApp;
+  let staff: string;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+    staff = await t.token(STAFF);
+  });
+  afterAll(() => t?.close());
+
+  type Update = Awaited<ReturnType<typeof set>>;
+  const set = (input: { identifier: string; key: string; value: string; expectedVersion?: number }) =>
+    t.execute({
+      document: UpdateMetadata,
+      variables: { input: { linkedObjectType: "ACCOUNT", ...input } },
+      token: staff,
+    });
+  const get = (identifier: string, key: string) =>
+    t.execute({ document: GetMetadataForKey, variables: { identifier, key }, token: staff });
+  const rowsOf = (identifier: string) =>
+    t.db.prisma.metadata.findMany({ where: { identifier }, orderBy: { key: "asc" } });
+
+  /** Everything that is not a success must be a VERSION_CONFLICT: no unique violation, deadlock or masked error. */
+  function successesAndConflicts(results: OperationResult<unknown>[]) {
+    const codes = results.map((r) => (r.body.errors ? errorCodes(r) : ["OK"]));
+    for (const [i, c] of codes.entries()) {
+      expect(results[i]?.status, JSON.stringify(results[i]?.body)).toBe(200);
+      expect(c.length === 1 && (c[0] === "OK" || c[0] === "VERSION_CONFLICT"), JSON.stringify(results[i]?.body)).toBe(
+        true,
+      );
+    }
+    return {
+      successes: codes.filter((c) => c[0] === "OK").length,
+      conflicts: codes.filter((c) => c[0] !== "OK").length,
+    };
+  }
+
+  /** One read-modify-write client: reads (value N, version v), writes N + 1 at expectedVersion v. */
+  async function increment(identifier: string, key: string): Promise<Update> {
+    const current = (await get(identifier, key)).body.data?.metadataForKey;
+    if (!current) throw new Error(`${identifier}/${key} vanished`);
+    return set({ identifier, key, value: String(Number(current.value) + 1), expectedVersion: current.version });
+  }
+
+  it("50 concurrent compare-and-set increments: exactly the successful ones are counted", async () => {
+    const target = { identifier: "A-cas-50", key: "counter" };
+    await set({ ...target, value: "0" });
+
+    // Started in five waves an event-loop turn apart: reads land between other clients' writes, so
+    // that more than one wins (all at once, only the first writer does).
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        for (let turn = 0; turn < i % 5; turn++) await new Promise((r) => setImmediate(r));
+        return increment(target.identifier, target.key);
+      }),
+    );
+
+    const { successes, conflicts } = successesAndConflicts(results);
+    console.info(`[${backend.name}] 50 CAS increments: ${successes} succeeded, ${conflicts} VERSION_CONFLICT`);
+    expect(successes).toBeGreaterThanOrEqual(1);
+    expect(successes + conflicts).toBe(50);
+    // Every success wrote the value it read plus one, at the version after the one it read.
+    const written = results
+      .map((r) => r.body.data?.updateMetadata.metadata)
+      .filter((m) => m !== undefined)
+      .sort((a, b) => a.version - b.version);
+    expect(written.map((m) => [m.version, m.value])).toEqual(
+      Array.from({ length: successes }, (_, i) => [i + 2, String(i + 1)]),
+    );
+    const [row] = await rowsOf(target.identifier);
+    expect(row).toMatchObject({ value: String(successes), version: 1 + successes });
+    expect(await rowsOf(target.identifier)).toHaveLength(1);
+  });
+
+  it("50 read-modify-write clients retrying on VERSION_CONFLICT: every increment lands exactly once", async () => {
+    const target = { identifier: "A-cas-retry", key: "counter" };
+    await set({ ...target, value: "0" });
+    let attempts = 0;
+    let conflicts = 0;
+    // Each round of contention lets at least one client through: 50 clients need at most 50 rounds.
+    const client = async () => {
+      for (let round = 0; round < 60; round++) {
+        attempts++;
+        const result = await increment(target.identifier, target.key);
+        const { successes } = successesAndConflicts([result]);
+        if (successes === 1) return;
+        conflicts++;
+      }
+      throw new Error("a client never got through");
+    };
+
+    await Promise.all(Array.from({ length: 50 }, client));
+
+    console.info(`[${backend.name}] 50 retrying clients: ${attempts} attempts, ${conflicts} VERSION_CONFLICT`);
+    expect(attempts).toBe(50 + conflicts);
+    const [row] = await rowsOf(target.identifier);
+    expect(row).toMatchObject({ value: "50", version: 51 });
+    expect((await get(target.identifier, target.key)).body.data?.metadataForKey).toMatchObject({
+      value: "50",
+      version: 51,
+    });
+  });
+
+  it("50 concurrent creates with expectedVersion 0: one row, one winner, 49 conflicts at version 1", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        set({ identifier: "A-create-race", key: "once", value: `v${i}`, expectedVersion: 0 }),
+      ),
+    );
+
+    const { successes } = successesAndConflicts(results);
+    expect(successes).toBe(1);
+    const winner = results.find((r) => !r.body.errors)?.body.data?.updateMetadata.metadata;
+    expect(winner?.version).toBe(1);
+    for (const r of results.filter((r) => r.body.errors)) {
+      expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: "VERSION_CONFLICT", currentVersion: 1 });
+    }
+    const rows = await rowsOf("A-create-race");
+    expect(rows.map((r) => [r.key, r.value, r.version])).toEqual([["once", winner?.value, 1]]);
+  });
+
+  it("200 concurrent upserts of 100 distinct and 5 shared keys: all succeed, no duplicate row, no lost update", async () => {
+    const identifier = "A-burst-200";
+    const distinct = Array.from({ length: 100 }, (_, i) => ({ key: `d${String(i).padStart(3, "0")}`, value: `d${i}` }));
+    const shared = Array.from({ length: 100 }, (_, i) => ({ key: `s${i % 5}`, value: `s${i}` }));
+    // Interleaved, so that shared-key writers race the inserts of new keys on the same object.
+    const writes = distinct.flatMap((d, i) => [d, shared[i] as (typeof shared)[number]]);
+
+    const results = await Promise.all(writes.map((w) => set({ identifier, ...w })));
+
+    expect(results.flatMap((r) => r.body.errors ?? [])).toEqual([]);
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    const entries = results.map((r, i) => ({ sent: writes[i], entry: r.body.data?.updateMetadata.metadata }));
+    for (const { sent, entry } of entries) expect(entry).toMatchObject({ key: sent?.key, value: sent?.value });
+    for (const { entry } of entries.filter((e) => e.sent?.key.startsWith("d"))) expect(entry?.version).toBe(1);
+
+    const rows = await rowsOf(identifier);
+    expect(rows).toHaveLength(105);
+    expect(new Set(rows.map((r) => r.key)).size).toBe(105);
+    for (let s = 0; s < 5; s++) {
+      const key = `s${s}`;
+      const mine = entries.filter((e) => e.sent?.key === key);
+      // Each write to a shared key got its own version, 1..20 with none missing or repeated.
+      expect(mine.map((e) => e.entry?.version).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      // The row holds the value of the write that was answered with the last version.
+      const last = mine.find((e) => e.entry?.version === 20);
+      expect(rows.find((r) => r.key === key)).toMatchObject({ version: 20, value: last?.sent?.value });
+    }
+  });
+
+  // On PostgreSQL, new keys written at once to one object can pass METADATA_MAX_KEYS_PER_OBJECT: the
+  // upsert counts the object's keys in its own READ COMMITTED snapshot, which concurrent inserts are
+  // not in (20 concurrent new keys at a limit of 2 left up to 5 rows). Needs a lock or a counter row.
+  it.todo("METADATA_MAX_KEYS_PER_OBJECT holds when new keys of one object are written concurrently");
+});
