@@ -1,7 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPgliteRunner } from "../src/db/pglite-sql.js";
 import type { QueryEvent } from "../src/db/database.js";
+import { createPgliteRunner } from "../src/db/pglite-sql.js";
 
 // The embedded runner speaks PostgreSQL's extended protocol itself (prepared statements), so it
 // must give the rows, errors and isolation `pglite.query` gives.

@@ -2,7 +2,7 @@ import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createSchema, createYoga } from "graphql-yoga";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_REQUEST_BODY_LIMIT, useRequestBodyLimit } from "../src/graphql/request-body-limit.js";
+import { useRequestBodyLimit } from "../src/graphql/request-body-limit.js";
 import { createTestApp, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
 
@@ -89,7 +89,7 @@ describe.each(backends)("the service's body limit ($name)", (backend) => {
           port,
           path: "/graphql",
           method: "POST",
-          headers: { "content-type": "application/json", "content-length": DEFAULT_REQUEST_BODY_LIMIT + 1 },
+          headers: { "content-type": "application/json", "content-length": t.config.graphql.maxRequestBodyBytes + 1 },
         },
         (res) => {
           let text = "";

@@ -1,17 +1,15 @@
 import { createGraphQLError, type Plugin } from "graphql-yoga";
 
-/** Yoga's own default limit (`maxRequestBodySize`). */
-export const DEFAULT_REQUEST_BODY_LIMIT = 25_000_000;
-
 /**
  * Yoga's request body limit, without its per-request stream. Yoga pipes every body through a
  * TransformStream to count its bytes: a stream pipeline, an AbortController and a DOMException per
  * request, ~8 % of a point read's CPU (bench profile). A body with a Content-Length cannot outgrow
  * it (Node's HTTP parser stops there), so the header is checked, as Yoga does; only a body without
  * one (chunked) is counted while it is read. Yoga's limit must be off (`maxRequestBodySize: false`).
+ * The limit is MAX_REQUEST_BODY_BYTES.
  * Same errors as Yoga: 400 BAD_REQUEST for a malformed header, 413 REQUEST_ENTITY_TOO_LARGE.
  */
-export function useRequestBodyLimit(limit: number = DEFAULT_REQUEST_BODY_LIMIT): Plugin {
+export function useRequestBodyLimit(limit: number): Plugin {
   return {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       const contentLength = request.headers.get("content-length");
