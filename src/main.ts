@@ -4,6 +4,7 @@ import { devTokenClaims, mintToken } from "./auth/mint.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { applyPendingMigrations } from "./db/migrations.js";
+import { createLogger } from "./observability/logger.js";
 import { createApp } from "./server.js";
 
 /** CLI entry: `serve` (default), `migrate`, `token`. */
@@ -23,15 +24,28 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function serve(config: Config): Promise<void> {
-  const db = await openDatabase(config);
+  const logger = await createLogger(config);
+  const db = await openDatabase({ ...config, warn: (message) => logger.warn(message) });
   const applied = await applyPendingMigrations(db);
-  if (applied.length) console.log(`Applied migrations: ${applied.join(", ")}`);
+  if (applied.length) logger.info(`Applied migrations: ${applied.join(", ")}`);
   const devToken = config.jwt.source.kind === "devKey" ? await mintToken(config, devTokenClaims(), "30d") : undefined;
-  const app = await createApp({ config, db, graphiqlToken: devToken });
+  // The SDK and its exporter are loaded only when tracing is on.
+  const tracing = config.tracing && (await import("./observability/tracing.js")).startTracing(config.tracing);
+  if (config.tracing) {
+    // Without any user:password the URL may carry.
+    const { origin, pathname } = new URL(config.tracing.tracesUrl);
+    logger.info(
+      { tracesUrl: `${origin}${pathname}`, serviceName: config.tracing.serviceName },
+      "Tracing: spans exported over OTLP/HTTP",
+    );
+  }
+  const app = await createApp({ config, db, graphiqlToken: devToken, tracerProvider: tracing?.provider, logger });
   const server = await app.listen();
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const where = config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `PGlite in ${config.dataDir}/pglite`;
+  // Plain text, not a log line: people and tools (tests, the bench) read the URL from it, and the
+  // dev token below must never enter the log.
   console.log(`metadata-graph listening on http://${config.host ?? "localhost"}:${port}/graphql (storage: ${where})`);
   if (devToken) {
     console.log("Dev mode: no JWT key configured. A token with all rights (valid 30 days, pre-filled in GraphiQL):");
@@ -41,14 +55,18 @@ async function serve(config: Config): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal} received: finishing in-flight requests, then closing the database`);
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error("Shutdown failed:", error);
-        process.exit(1);
-      },
-    );
+    logger.info(`${signal} received: finishing in-flight requests, then closing the database`);
+    app
+      .close()
+      // The spans of the last requests are still in the exporter's buffer.
+      .finally(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, "Shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

@@ -1,12 +1,24 @@
-import { createServer, type Server } from "node:http";
-import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
-import { createTokenVerifier } from "./auth/tokens.js";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { TracerProvider } from "@opentelemetry/api";
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { createRateLimiter } from "./auth/rate-limit.js";
+import { authFailureReason, createTokenVerifier } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
+import { withQueryTimer } from "./db/timed-sql.js";
 import type { GraphQLContext } from "./graphql/builder.js";
 import { createYogaLogger, maskError, useInputErrorCodes } from "./graphql/errors.js";
-import { useRequestBodyLimit } from "./graphql/request-body-limit.js";
+import { graphiqlOptions, renderGraphiQLWithExamples } from "./graphql/graphiql-examples.js";
+import { useGraphQLLimits } from "./graphql/limits.js";
 import { schema } from "./graphql/schema.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { useRequestLogging } from "./observability/logging.js";
+import { createMetrics, METRICS_PATH, useMetrics } from "./observability/metrics.js";
+import { PROBE_PATHS, useProbes } from "./observability/probes.js";
+import { useRequestId } from "./observability/request-id.js";
+import { useRequestSummary } from "./observability/request-summary.js";
+import { withStatementSpans } from "./observability/sql-spans.js";
+import { TRACER_NAME, useTracing } from "./observability/tracing-plugin.js";
 import { createServices, type Services } from "./services.js";
 
 export interface AppOptions {
@@ -14,10 +26,17 @@ export interface AppOptions {
   db: Database;
   /** Pre-filled in GraphiQL's headers (dev mode). */
   graphiqlToken?: string;
+  /**
+   * Gets a span for each HTTP request, GraphQL phase and SQL statement (src/observability/).
+   * Unset, tracing is off and costs nothing: no plugin, no wrapper.
+   */
+  tracerProvider?: TracerProvider;
+  /** The process's logger; default: one from `config.log`, on stdout. */
+  logger?: Logger;
 }
 
 export interface App {
-  yoga: YogaServerInstance<Record<string, unknown>, GraphQLContext>;
+  yoga: YogaServerInstance<ServerContext, GraphQLContext>;
   services: Services;
   /** Listens on config.port/host; resolves once listening. */
   listen(): Promise<Server>;
@@ -25,32 +44,71 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function createApp({ config, db, graphiqlToken }: AppOptions): Promise<App> {
-  const verifyToken = await createTokenVerifier(config);
-  const services = createServices(db, config);
+/** What Node's adapter passes Yoga besides the request. */
+type ServerContext = { req?: IncomingMessage };
 
-  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+export async function createApp({
+  config,
+  db,
+  graphiqlToken,
+  tracerProvider,
+  logger: givenLogger,
+}: AppOptions): Promise<App> {
+  const logger = givenLogger ?? (await createLogger(config));
+  const verifyToken = await createTokenVerifier(config, { warn: (message) => logger.warn(message) });
+  const tracer = tracerProvider?.getTracer(TRACER_NAME);
+  const metrics = config.metrics.enabled ? createMetrics({ poolStats: db.poolStats }) : undefined;
+  // Timed inside any span: the histogram holds the statement's own time.
+  const timed = metrics ? { ...db, sql: withQueryTimer(db.sql, metrics.observeQuery) } : db;
+  const services = createServices(tracer ? withStatementSpans(timed, tracer) : timed, config);
+  // Unexpected errors are logged at error level, by the request log: it is on unless that level is off.
+  const requestLogged = logger.isLevelEnabled("error");
+  const rateLimiter = await createRateLimiter(config);
+
+  const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
     maskedErrors: { maskError },
-    logging: createYogaLogger(),
+    logging: createYogaLogger(logger, { requestLogged }),
     landingPage: false,
-    // Served from the npm package: no CDN, so it works offline and behind strict networks.
-    // Loaded on the first GraphiQL page view: the bundle costs ~70 MB of memory.
-    renderGraphiQL: async (options) => (await import("@graphql-yoga/render-graphiql")).renderGraphiQL(options),
-    graphiql: graphiqlToken
-      ? { title: "metadata-graph", headers: JSON.stringify({ Authorization: `Bearer ${graphiqlToken}` }, null, 2) }
-      : { title: "metadata-graph" },
+    // Served from the npm package (no CDN: it works offline and behind strict networks), loaded on
+    // the first page view, opening on the example tabs.
+    renderGraphiQL: renderGraphiQLWithExamples,
+    // GraphiQL needs introspection: it goes with it (off in production unless GRAPHQL_INTROSPECTION).
+    graphiql: config.graphql.introspection ? graphiqlOptions(graphiqlToken) : false,
+    batching: { limit: config.graphql.maxBatch },
     // A bad token fails the whole request with UNAUTHENTICATED; no token leaves principal null,
-    // and every operation that needs a caller says so.
-    context: async ({ request }) => ({
-      services,
-      principal: await verifyToken(request.headers.get("authorization")),
-    }),
-    // Yoga's built-in check answers without asking the database: it stays as a liveness probe,
-    // and /health (healthPlugin) answers 200 only when the database does.
+    // and every operation that needs a caller says so. Each operation counts against its caller's
+    // rate limit; a refused token counts against its address, so guessing costs too.
+    context: async ({ request, req }) => {
+      const address = req?.socket.remoteAddress;
+      const principal = await verifyToken(request.headers.get("authorization")).catch(async (error: unknown) => {
+        metrics?.countAuthFailure(authFailureReason(error));
+        await rateLimiter.consume(null, address);
+        throw error;
+      });
+      await rateLimiter.consume(principal, address);
+      return { services, principal };
+    },
+    // Yoga's built-in check cannot be turned off and answers any path ending in its endpoint: kept
+    // on /live, an alias of /health (liveness) that existing probes may use; /health and /ready
+    // are useProbes'.
     healthCheckEndpoint: "/live",
     maxRequestBodySize: false,
-    plugins: [healthPlugin(db), useInputErrorCodes(), useRequestBodyLimit()],
+    plugins: [
+      // First: its spans wrap everything the other plugins do. Probes and scrapes, every few seconds,
+      // would only bury the requests worth reading.
+      ...(tracer
+        ? [useTracing(tracer, { graphqlEndpoint: "/graphql", untracedPaths: new Set([...PROBE_PATHS, METRICS_PATH]) })]
+        : []),
+      useRequestId(),
+      ...(metrics ? [useMetrics(metrics, config.metrics)] : []),
+      useProbes(db),
+      useInputErrorCodes(),
+      ...useGraphQLLimits(config.graphql),
+      // After the plugins that rewrite results: the summary holds the codes clients receive.
+      ...(metrics || requestLogged ? [useRequestSummary()] : []),
+      ...(requestLogged ? [useRequestLogging(logger)] : []),
+    ],
   });
 
   let closing = false;
@@ -60,6 +118,15 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
     return yoga(req, res);
   });
   let purgeTimer: NodeJS.Timeout | undefined;
+  const purgeExpired = () =>
+    services.metadata.purgeExpired().then(
+      (purged) => {
+        metrics?.countPurged(purged);
+        if (purged) logger.info({ purged }, "Expired entries purged");
+      },
+      // The next run retries; during a database outage every run fails until it is back.
+      (error: unknown) => logger.warn({ err: error }, "Expiry purge failed"),
+    );
 
   return {
     yoga,
@@ -68,7 +135,7 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
       new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(config.port, config.host, () => {
-          purgeTimer = setInterval(() => void services.metadata.purgeExpired().catch(() => {}), config.purgeIntervalMs);
+          purgeTimer = setInterval(() => void purgeExpired(), config.purgeIntervalMs);
           purgeTimer.unref();
           resolve(server);
         });
@@ -87,24 +154,8 @@ export async function createApp({ config, db, graphiqlToken }: AppOptions): Prom
         clearInterval(sweep);
         clearTimeout(timer);
       }
+      await rateLimiter.close();
       await db.close();
-    },
-  };
-}
-
-/** GET /health: 200 only when the database answers. */
-function healthPlugin(db: Database): Plugin {
-  return {
-    // Not async: every request passes here, and only /health waits for the database.
-    onRequest({ request, url, endResponse, fetchAPI }) {
-      if (url.pathname !== "/health" || request.method !== "GET") return;
-      return db.prisma.$queryRaw`SELECT 1`.then(
-        () => endResponse(fetchAPI.Response.json({ status: "ok" })),
-        () =>
-          endResponse(
-            fetchAPI.Response.json({ status: "unavailable", reason: "database unreachable" }, { status: 503 }),
-          ),
-      );
     },
   };
 }

@@ -46,6 +46,7 @@ describe("loadConfig", () => {
       PORT: "8080",
       HOST: "127.0.0.1",
       DATABASE_URL: "postgresql://app:pw@db:5432/metadata",
+      DATABASE_POOL_SIZE: "16",
       DATA_DIR: "/var/lib/metadata-graph",
       METADATA_MAX_VALUE_LENGTH: "1000",
       METADATA_MAX_KEYS_PER_OBJECT: "200",
@@ -58,6 +59,7 @@ describe("loadConfig", () => {
       port: 8080,
       host: "127.0.0.1",
       databaseUrl: "postgresql://app:pw@db:5432/metadata",
+      databasePoolSize: 16,
       dataDir: "/var/lib/metadata-graph",
       metadata: { maxValueLength: 1000, maxKeysPerObject: 200 },
       purgeIntervalMs: 300_000,
@@ -95,12 +97,21 @@ describe("loadConfig", () => {
     ["METADATA_MAX_KEYS_PER_OBJECT", "-1"],
     ["METADATA_PURGE_INTERVAL_SECONDS", "0"],
     ["SHUTDOWN_TIMEOUT_SECONDS", "1.5"],
+    ["DATABASE_POOL_SIZE", "0"],
     ["DATABASE_URL", "mysql://x"],
     ["DATABASE_URL", "db.example.com:5432"],
     ["JWKS_URL", "not-a-url"],
     ["JWKS_URL", "ftp://idp.example.com/jwks.json"],
+    ["JWKS_COOLDOWN_SECONDS", "0"],
+    ["JWKS_COOLDOWN_SECONDS", "soon"],
+    ["JWKS_TIMEOUT_SECONDS", "-5"],
+    ["JWKS_TIMEOUT_SECONDS", "0.5"],
     ["JWT_SECRET", "s".repeat(31)],
     ["JWT_SECRET", "short"],
+    ["LOG_LEVEL", "verbose"],
+    ["LOG_LEVEL", "INFO"],
+    ["METRICS_ENABLED", "maybe"],
+    ["METRICS_TOKEN", "t".repeat(15)],
   ])("%s=%s fails with a ConfigError naming the variable", (name, value) => {
     const error = configError({ [name]: value });
     expect(error.name).toBe("ConfigError");
@@ -127,6 +138,21 @@ describe("loadConfig", () => {
     expect(jwks.kind === "jwks" && jwks.url.href).toBe("https://idp.example.com/.well-known/jwks.json");
   });
 
+  it("JWKS_URL: cooldown 30 s and fetch timeout 5 s by default; JWKS_COOLDOWN_SECONDS / JWKS_TIMEOUT_SECONDS set them", () => {
+    const url = "https://idp.example.com/jwks.json";
+    expect(loadConfig({ JWKS_URL: url }).jwt.source).toMatchObject({
+      kind: "jwks",
+      cooldownMs: 30_000,
+      timeoutMs: 5_000,
+    });
+    expect(
+      loadConfig({ JWKS_URL: url, JWKS_COOLDOWN_SECONDS: "", JWKS_TIMEOUT_SECONDS: " " }).jwt.source,
+    ).toMatchObject({ cooldownMs: 30_000, timeoutMs: 5_000 });
+    expect(
+      loadConfig({ JWKS_URL: url, JWKS_COOLDOWN_SECONDS: "300", JWKS_TIMEOUT_SECONDS: "2" }).jwt.source,
+    ).toMatchObject({ kind: "jwks", cooldownMs: 300_000, timeoutMs: 2_000 });
+  });
+
   it("refuses two key sources, naming both", () => {
     const error = configError({ JWT_SECRET: SECRET, JWKS_URL: "https://idp.example.com/jwks.json" });
     expect(error.message).toMatch(/JWT_SECRET/);
@@ -149,10 +175,70 @@ describe("loadConfig", () => {
     expect(config.jwt.source.kind).toBe("secret");
   });
 
+  it("logs at info, pretty outside production; LOG_LEVEL sets the level (silent: nothing), empty = unset", () => {
+    expect(loadConfig({}).log).toEqual({ level: "info", pretty: true });
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET }).log).toEqual({ level: "info", pretty: false });
+    expect(loadConfig({ LOG_LEVEL: "" }).log.level).toBe("info");
+    for (const level of ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const) {
+      expect(loadConfig({ LOG_LEVEL: level }).log.level).toBe(level);
+    }
+    expect(Object.isFrozen(loadConfig({}).log)).toBe(true);
+  });
+
+  it("metrics: on without a token by default; METRICS_ENABLED turns them off, METRICS_TOKEN (16+ characters) guards them", () => {
+    expect(loadConfig({}).metrics).toEqual({ enabled: true, token: undefined });
+    expect(loadConfig({ METRICS_ENABLED: "false" }).metrics.enabled).toBe(false);
+    expect(loadConfig({ METRICS_ENABLED: "", METRICS_TOKEN: " " }).metrics).toEqual({
+      enabled: true,
+      token: undefined,
+    });
+    const token = "m".repeat(16);
+    expect(loadConfig({ METRICS_TOKEN: ` ${token} ` }).metrics).toEqual({ enabled: true, token });
+    expect(Object.isFrozen(loadConfig({}).metrics)).toBe(true);
+  });
+
   it("splits JWT_AUDIENCE on commas and trims", () => {
     expect(loadConfig({ JWT_AUDIENCE: "a, b" }).jwt.audience).toEqual(["a", "b"]);
     expect(loadConfig({ JWT_AUDIENCE: " a ,, b , " }).jwt.audience).toEqual(["a", "b"]);
     expect(loadConfig({ JWT_AUDIENCE: "metadata-graph" }).jwt.audience).toEqual(["metadata-graph"]);
+  });
+
+  it("tracing: off unless an OTLP endpoint is set (empty = unset); OTEL_SERVICE_NAME defaults to metadata-graph", () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: " " }).tracing,
+    ).toBeUndefined();
+    // A service name alone turns nothing on.
+    expect(loadConfig({ OTEL_SERVICE_NAME: "billing-metadata" }).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector:4318" }).tracing).toEqual({
+      tracesUrl: "http://otel-collector:4318/v1/traces",
+      serviceName: "metadata-graph",
+    });
+    expect(Object.isFrozen(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }).tracing)).toBe(true);
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "https://c.example.com:4318", OTEL_SERVICE_NAME: " billing " }).tracing,
+    ).toEqual({ tracesUrl: "https://c.example.com:4318/v1/traces", serviceName: "billing" });
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SERVICE_NAME: "" }).tracing?.serviceName,
+    ).toBe("metadata-graph");
+  });
+
+  it("tracing: the base endpoint gets v1/traces after its path; the traces endpoint is used as it is and wins", () => {
+    const tracesUrl = (env: NodeJS.ProcessEnv) => loadConfig(env).tracing?.tracesUrl;
+    expect(tracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://gateway/otlp" })).toBe("http://gateway/otlp/v1/traces");
+    expect(tracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://gateway/otlp/" })).toBe("http://gateway/otlp/v1/traces");
+    expect(tracesUrl({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://c:4318/custom" })).toBe("http://c:4318/custom");
+    expect(
+      tracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://t:9/x" }),
+    ).toBe("http://t:9/x");
+  });
+
+  it.each([
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4318"],
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://otel-collector:4317"],
+    ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "not a url"],
+  ])("%s=%s (not an http(s) URL) fails naming the variable", (name, value) => {
+    expect(configError({ [name]: value }).message).toMatch(new RegExp(`^Invalid configuration: ${name}: `));
   });
 });
 

@@ -28,12 +28,17 @@ export interface Migration {
   checksum: string;
 }
 
-export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
+/** The migrations in `dir`, by name (one directory each), in the order they apply. */
+async function migrationNames(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const names = entries
+  return entries
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort();
+}
+
+export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
+  const names = await migrationNames(dir);
   return Promise.all(
     names.map(async (name) => {
       const sql = await readFile(join(dir, name, "migration.sql"), "utf8");
@@ -81,4 +86,32 @@ export async function applyPendingMigrations(db: Database, dir = MIGRATIONS_DIR)
       await exec(`SELECT pg_advisory_unlock(${MIGRATION_LOCK_ID})`);
     }
   });
+}
+
+/** PostgreSQL's undefined_table: no history table yet, so no migration has been applied. */
+const UNDEFINED_TABLE = "42P01";
+
+/**
+ * The migrations in `dir` that the database has not recorded as applied, in order: what readiness
+ * (GET /ready) checks. One short query each call, nothing cached, so a probe sees a migration the
+ * moment another instance has applied it. Rejects when the database cannot be reached.
+ */
+export async function pendingMigrations(db: Database, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const [names, applied] = await Promise.all([
+    migrationNames(dir),
+    db
+      .withConnection((exec) =>
+        exec(
+          `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+        ),
+      )
+      .then(
+        (rows) => new Set((rows as { migration_name: string }[]).map((r) => r.migration_name)),
+        (error: unknown) => {
+          if ((error as { code?: unknown } | null)?.code === UNDEFINED_TABLE) return new Set<string>();
+          throw error;
+        },
+      ),
+  ]);
+  return names.filter((name) => !applied.has(name));
 }

@@ -4,7 +4,7 @@ import { SignJWT } from "jose";
 import { type Config, loadConfig } from "../../src/config.js";
 import { type Database, type DatabaseOptions, openDatabase } from "../../src/db/database.js";
 import { applyPendingMigrations } from "../../src/db/migrations.js";
-import { type App, createApp } from "../../src/server.js";
+import { type App, type AppOptions, createApp } from "../../src/server.js";
 import type { Backend } from "./backends.js";
 
 export const TEST_SECRET = "test-secret-with-at-least-32-characters!!";
@@ -43,17 +43,24 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A migrated, empty database behind a real Yoga app, with JWT_SECRET set. */
+/**
+ * A migrated, empty database behind a real Yoga app, with JWT_SECRET set. Logs nothing unless
+ * given a `logger` (test/support/log.ts) or `LOG_LEVEL`.
+ */
 export async function createTestApp(
   backend: Backend,
   env: Record<string, string> = {},
-  { onQuery }: Pick<DatabaseOptions, "onQuery"> = {},
+  {
+    onQuery,
+    tracerProvider,
+    logger,
+  }: Pick<DatabaseOptions, "onQuery"> & Pick<AppOptions, "tracerProvider" | "logger"> = {},
 ): Promise<TestApp> {
   const { options, drop } = await backend.create();
-  const config = loadConfig({ JWT_SECRET: TEST_SECRET, NODE_ENV: "test", ...env });
+  const config = loadConfig({ JWT_SECRET: TEST_SECRET, NODE_ENV: "test", LOG_LEVEL: "silent", ...env });
   const db = await openDatabase({ ...options, dataDir: config.dataDir, onQuery });
   await applyPendingMigrations(db);
-  const app = await createApp({ config, db });
+  const app = await createApp({ config, db, tracerProvider, logger });
   const secret = new TextEncoder().encode(env.JWT_SECRET ?? TEST_SECRET);
   return {
     app,

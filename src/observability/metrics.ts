@@ -1,0 +1,224 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Plugin } from "graphql-yoga";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/tokens.js";
+import type { PoolStats } from "../db/database.js";
+import { outcomeOf, type RequestSummary, summaryOf } from "./request-summary.js";
+
+/*
+ * prom-client directly, not @graphql-yoga/plugin-prometheus (@envelop/prometheus 14): that plugin
+ * labels with the client's operation name as sent (unbounded series), has no outcome-code label,
+ * misses requests refused before parsing, and times each phase with its own WeakMaps and closures
+ * per request. Here one summary per request (request-summary.ts) feeds the log line and the metrics.
+ */
+
+export const METRICS_PATH = "/metrics";
+
+/**
+ * Label values of our own that no client can send: GraphQL names are [_A-Za-z][_0-9A-Za-z]*.
+ * `(other)`: a name past the cap (see BoundedLabel).
+ */
+const ANONYMOUS = "(anonymous)";
+const BATCH = "(batch)";
+const NONE = "(none)";
+const OTHER = "(other)";
+
+/**
+ * Operation names are chosen by clients: each distinct one would be a new time series in every
+ * histogram bucket. The first MAX_OPERATION_NAMES names seen from authenticated callers are kept
+ * (a deployment's clients use a few dozen), later ones count as `(other)`; an anonymous caller
+ * cannot fill the set with made-up names. Codes come from this service and its libraries, capped
+ * all the same.
+ */
+const MAX_OPERATION_NAMES = 100;
+const MAX_CODES = 50;
+
+class BoundedLabel {
+  private readonly known = new Set<string>();
+  constructor(private readonly max: number) {}
+  value(name: string, admit: boolean): string {
+    if (this.known.has(name)) return name;
+    if (!admit || this.known.size >= this.max) return OTHER;
+    this.known.add(name);
+    return name;
+  }
+}
+
+/** Seconds: a point read takes about a millisecond, a saturated instance tens of them. */
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const QUERY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+type RequestLabel = "operation" | "operation_type" | "code";
+
+export interface Metrics {
+  /** What GET /metrics answers: this app's metrics and the process's. */
+  readonly registry: Registry;
+  observeQuery(seconds: number): void;
+  countAuthFailure(reason: AuthFailureReason): void;
+  countPurged(entries: number): void;
+  /** One GraphQL request, from its summary (src/observability/request-summary.ts). */
+  observeRequest(request: Request): void;
+}
+
+export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  // Its `_count` is the request count: a separate counter would cost a second update per request
+  // and say nothing more (https://prometheus.io/docs/practices/histograms/).
+  const durations = new Histogram<RequestLabel>({
+    name: "metadata_graph_graphql_request_duration_seconds",
+    help: "GraphQL requests (_count) and their duration from arrival to response, by operation name and type and outcome (OK or the first error's code)",
+    labelNames: ["operation", "operation_type", "code"],
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const authFailures = new Counter<"reason">({
+    name: "metadata_graph_auth_failures_total",
+    help: "Requests refused as unauthenticated, by reason",
+    labelNames: ["reason"],
+    registers,
+  });
+  // Every reason reads 0 until it happens, rather than missing (rate() needs the series to exist).
+  for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
+  const queries = new Histogram({
+    name: "metadata_graph_db_query_duration_seconds",
+    help: "Duration of each SQL statement a request sends (src/db/sql.ts), failed ones included",
+    buckets: QUERY_BUCKETS,
+    registers,
+  });
+  const purged = new Counter({
+    name: "metadata_graph_expired_entries_purged_total",
+    help: "Expired metadata entries deleted by the periodic purge",
+    registers,
+  });
+  if (poolStats) registerPoolGauges(registry, poolStats);
+
+  const operations = new BoundedLabel(MAX_OPERATION_NAMES);
+  const codes = new BoundedLabel(MAX_CODES);
+  // One child per label combination, kept: prom-client otherwise validates a label object on every
+  // observation.
+  const children = new Map<string, Histogram.Internal<RequestLabel>>();
+
+  return {
+    registry: Registry.merge([processRegistry(), registry]),
+    observeQuery: (seconds) => queries.observe(seconds),
+    countAuthFailure: (reason) => authFailures.inc({ reason }),
+    countPurged: (entries) => purged.inc(entries),
+    observeRequest(request) {
+      const summary = summaryOf(request);
+      if (!summary) return;
+      const seconds = (performance.now() - summary.started) / 1000;
+      const outcome = outcomeOf(summary);
+      // A missing token is refused where an operation needs a caller (src/auth/policy.ts), not
+      // when the token is checked: counted here.
+      if (summary.principal === null && summary.errorCodes?.includes("UNAUTHENTICATED")) {
+        authFailures.inc({ reason: "missing" });
+      }
+      const operation = operationLabel(summary, operations);
+      const type = summary.batchSize > 0 ? BATCH : (summary.operationType ?? NONE);
+      const code = codes.value(outcome, true);
+      const key = `${operation}\n${type}\n${code}`;
+      let child = children.get(key);
+      if (!child) {
+        child = durations.labels({ operation, operation_type: type, code });
+        children.set(key, child);
+      }
+      child.observe(seconds);
+    },
+  };
+}
+
+function operationLabel(summary: RequestSummary, names: BoundedLabel): string {
+  if (summary.batchSize > 0) return BATCH;
+  if (summary.operationName !== undefined) return names.value(summary.operationName, Boolean(summary.principal));
+  // No name: an anonymous operation, or no operation at all (the request or document was unreadable).
+  return summary.operationType === undefined ? NONE : ANONYMOUS;
+}
+
+/** Connections of the PostgreSQL pool, read when scraped. */
+function registerPoolGauges(registry: Registry, poolStats: () => PoolStats): void {
+  new Gauge<"state">({
+    name: "metadata_graph_db_pool_connections",
+    help: "Open PostgreSQL connections of the pool, by state (idle, in_use)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const { total, idle } = poolStats();
+      this.set({ state: "idle" }, idle);
+      this.set({ state: "in_use" }, total - idle);
+    },
+  });
+  new Gauge({
+    name: "metadata_graph_db_pool_max_connections",
+    help: "Connections the pool may open (DATABASE_POOL_SIZE)",
+    registers: [registry],
+    collect() {
+      this.set(poolStats().max);
+    },
+  });
+  new Gauge({
+    name: "metadata_graph_db_pool_waiting_requests",
+    help: "Statements waiting for a free connection of the pool",
+    registers: [registry],
+    collect() {
+      this.set(poolStats().waiting);
+    },
+  });
+}
+
+let defaults: Registry | undefined;
+
+/**
+ * Node's process metrics (CPU, memory, event loop lag, GC, handles), collected once per process:
+ * several apps in one process (tests) share them.
+ */
+function processRegistry(): Registry {
+  if (!defaults) {
+    defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+  }
+  return defaults;
+}
+
+/**
+ * GET (or HEAD) /metrics in Prometheus' text format; with METRICS_TOKEN, only for `Authorization: Bearer
+ * <token>`. It answers before GraphQL processing, so it is neither logged nor counted as a request.
+ * Every GraphQL request is observed once its response is out.
+ */
+export function useMetrics(metrics: Metrics, { token }: { token: string | undefined }): Plugin {
+  const expected = token === undefined ? undefined : digest(token);
+  return {
+    // The method first: the hot path, a POST, leaves without its URL being parsed.
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      if (request.method !== "GET" && request.method !== "HEAD") return;
+      if (url.pathname !== METRICS_PATH) return;
+      if (expected && !timingSafeEqual(digest(bearerToken(request.headers.get("authorization"))), expected)) {
+        return endResponse(
+          new fetchAPI.Response("Unauthorized: send 'Authorization: Bearer <METRICS_TOKEN>'\n", {
+            status: 401,
+            headers: { "www-authenticate": 'Bearer realm="metrics"', "content-type": "text/plain; charset=utf-8" },
+          }),
+        );
+      }
+      return metrics.registry
+        .metrics()
+        .then((text) =>
+          endResponse(new fetchAPI.Response(text, { headers: { "content-type": metrics.registry.contentType } })),
+        );
+    },
+    onResponse({ request }) {
+      metrics.observeRequest(request);
+    },
+  };
+}
+
+const BEARER = /^Bearer +(\S+)$/i;
+
+function bearerToken(header: string | null): string {
+  return (header && BEARER.exec(header)?.[1]) || "";
+}
+
+// Equal-length digests: the comparison takes the same time whatever the header's length and content.
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}

@@ -1,0 +1,62 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { GraphQLError } from "graphql";
+import type { Plugin } from "graphql-yoga";
+
+export const REQUEST_ID_HEADER = "x-request-id";
+
+/**
+ * A caller's id is kept (a proxy or client correlating its own logs) only when it cannot forge a
+ * log line or a header: bounded, and characters that need no escaping anywhere.
+ */
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const ids = new WeakMap<Request, string>();
+
+/** What Node's adapter passes plugins besides the request (src/server.ts). */
+export type ServerContext = { req?: IncomingMessage };
+
+/**
+ * The request's id: its `x-request-id` when valid, else a new UUID; the same one on every call.
+ * Read from Node's own headers object when there is one: the Fetch API Headers of the request
+ * (whatwg-node) index every header name of the request to tell that one is absent.
+ */
+export function requestIdOf(request: Request, serverContext?: ServerContext): string {
+  let id = ids.get(request);
+  if (id === undefined) {
+    const given = serverContext?.req
+      ? serverContext.req.headers[REQUEST_ID_HEADER]
+      : request.headers.get(REQUEST_ID_HEADER);
+    id = typeof given === "string" && VALID_REQUEST_ID.test(given) ? given : randomUUID();
+    ids.set(request, id);
+  }
+  return id;
+}
+
+/**
+ * Every response carries its request id, and so does each masked INTERNAL_SERVER_ERROR
+ * (`extensions.requestId`): an operator finds the logged stack of what the client saw.
+ */
+export function useRequestId(): Plugin<object, ServerContext> {
+  return {
+    onResultProcess({ request, result, serverContext }) {
+      if (!Array.isArray(result)) return stampUnexpected(request, serverContext, result);
+      for (const single of result) stampUnexpected(request, serverContext, single);
+    },
+    onResponse({ request, response, serverContext }) {
+      response.headers.set(REQUEST_ID_HEADER, requestIdOf(request, serverContext));
+    },
+  };
+}
+
+type ProcessedResult = Parameters<NonNullable<Plugin["onResultProcess"]>>[0]["result"];
+
+function stampUnexpected(request: Request, serverContext: ServerContext, result: ProcessedResult): void {
+  const errors = (result as { errors?: readonly GraphQLError[] }).errors;
+  if (!errors) return;
+  for (const error of errors) {
+    // Masked errors are made per occurrence (src/graphql/errors.ts): nothing else shares them.
+    if (error.extensions?.code === "INTERNAL_SERVER_ERROR")
+      error.extensions.requestId = requestIdOf(request, serverContext);
+  }
+}

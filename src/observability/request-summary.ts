@@ -1,0 +1,107 @@
+import { type GraphQLError, getOperationAST } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { Principal } from "../auth/principal.js";
+import type { GraphQLContext } from "../graphql/builder.js";
+import { unexpectedErrorBehind } from "../graphql/errors.js";
+
+/**
+ * What one GraphQL request did, gathered once for the request log and the metrics: both read it
+ * when the response is out. Only what is safe to record: names, codes, who; never a variable, a
+ * value or a token.
+ */
+export interface RequestSummary {
+  /** performance.now() when the request arrived. */
+  readonly started: number;
+  /** Set once the request went through GraphQL processing (not /health, /metrics, GraphiQL's page). */
+  processed: boolean;
+  /** Operations in a batched request; 0 for a single one. */
+  batchSize: number;
+  /** The operation's name, as the document names it (comma-joined in a batch); unset: anonymous or unparsed. */
+  operationName: string | undefined;
+  /** query | mutation | subscription (comma-joined in a batch); unset: the document did not parse. */
+  operationType: string | undefined;
+  /** The verified caller; null: no token; undefined: the context was never built (e.g. a refused token). */
+  principal: Principal | null | undefined;
+  /** `extensions.code` of each error sent, in order; undefined when there was none. */
+  errorCodes: string[] | undefined;
+  /** What each masked INTERNAL_SERVER_ERROR replaced: logged with its stack. */
+  unexpectedErrors: unknown[] | undefined;
+}
+
+const summaries = new WeakMap<Request, RequestSummary>();
+
+/** The request's summary once it went through GraphQL processing; undefined otherwise. */
+export function summaryOf(request: Request): RequestSummary | undefined {
+  const summary = summaries.get(request);
+  return summary?.processed ? summary : undefined;
+}
+
+/** The outcome of a request: OK, or the code of its first error. */
+export function outcomeOf(summary: RequestSummary): string {
+  return summary.errorCodes?.[0] ?? "OK";
+}
+
+/**
+ * Fills each request's summary. Registered after the plugins that rewrite results
+ * (useInputErrorCodes): it records the codes clients receive.
+ */
+export function useRequestSummary(): Plugin<GraphQLContext> {
+  return {
+    onRequest({ request }) {
+      summaries.set(request, {
+        started: performance.now(),
+        processed: false,
+        batchSize: 0,
+        operationName: undefined,
+        operationType: undefined,
+        principal: undefined,
+        errorCodes: undefined,
+        unexpectedErrors: undefined,
+      });
+    },
+    // Validation sees every document that parsed, before the context (and the token) is checked:
+    // a refused request is still reported with its operation.
+    onValidate({ context, params }) {
+      const summary = summaries.get(context.request);
+      if (!summary) return;
+      const operation = getOperationAST(params.documentAST, context.params.operationName);
+      if (!operation) return;
+      const name = operation.name?.value;
+      if (summary.operationType === undefined) {
+        summary.operationName = name;
+        summary.operationType = operation.operation;
+      } else {
+        summary.operationName = `${summary.operationName ?? ""},${name ?? ""}`;
+        summary.operationType = `${summary.operationType},${operation.operation}`;
+      }
+    },
+    onExecute({ args }) {
+      const summary = summaries.get(args.contextValue.request);
+      if (summary) summary.principal = args.contextValue.principal;
+    },
+    onResultProcess({ request, result }) {
+      const summary = summaries.get(request);
+      if (!summary) return;
+      summary.processed = true;
+      if (!Array.isArray(result)) return recordErrors(summary, result);
+      summary.batchSize = result.length;
+      for (const single of result) recordErrors(summary, single);
+    },
+  };
+}
+
+type ProcessedResult = Parameters<NonNullable<Plugin["onResultProcess"]>>[0]["result"];
+
+function recordErrors(summary: RequestSummary, result: ProcessedResult): void {
+  const errors = (result as { errors?: readonly GraphQLError[] }).errors;
+  if (!errors?.length) return;
+  summary.errorCodes ??= [];
+  for (const error of errors) {
+    const code = error.extensions?.code;
+    summary.errorCodes.push(typeof code === "string" ? code : "UNKNOWN");
+    const thrown = unexpectedErrorBehind(error);
+    if (thrown === undefined) continue;
+    summary.unexpectedErrors ??= [];
+    summary.unexpectedErrors.push(thrown);
+  }
+}
