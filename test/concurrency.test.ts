@@ -161,8 +161,7 @@ describe.each(backends)("concurrent writes on $name", (backend) => {
     }
   });
 
-  // On PostgreSQL, new keys written at once to one object can pass METADATA_MAX_KEYS_PER_OBJECT: the
-  // upsert counts the object's keys in its own READ COMMITTED snapshot, which concurrent inserts are
-  // not in (20 concurrent new keys at a limit of 2 left up to 5 rows). Needs a lock or a counter row.
-  it.todo("METADATA_MAX_KEYS_PER_OBJECT holds when new keys of one object are written concurrently");
+  // Not proven here, a known weakness (README, Security and limits): on PostgreSQL new keys written at
+  // once to one object can pass METADATA_MAX_KEYS_PER_OBJECT, because the upsert counts the object's
+  // keys in its own READ COMMITTED snapshot (20 concurrent new keys at a limit of 2 left up to 5 rows).
 });
