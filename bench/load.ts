@@ -25,6 +25,8 @@ export interface LoadResult {
   p99: number;
   /** Bad responses, connection errors and timeouts. */
   errors: number;
+  /** CPU time the server used per request during the round, in µs (set by the caller, who knows the server). */
+  serverCpuMicros?: number;
   firstBad?: string;
 }
 

@@ -13,6 +13,8 @@ export interface SideResult {
   p99: number;
   errors: number;
   rssMiB: number | undefined;
+  /** The server's CPU time per request (user + system), µs: what a request costs, whatever else shares the cores. */
+  cpuMicros: number | undefined;
   rounds: LoadResult[];
 }
 
@@ -57,6 +59,7 @@ export function median(values: number[]): number {
 }
 
 export function summarize(label: string, rounds: LoadResult[], rssMiB: number | undefined): SideResult {
+  const cpu = rounds.flatMap((r) => (r.serverCpuMicros === undefined ? [] : [r.serverCpuMicros]));
   return {
     label,
     requestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
@@ -64,6 +67,7 @@ export function summarize(label: string, rounds: LoadResult[], rssMiB: number | 
     p99: median(rounds.map((r) => r.p99)),
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     rssMiB,
+    cpuMicros: cpu.length ? median(cpu) : undefined,
     rounds,
   };
 }
@@ -99,6 +103,8 @@ export function evaluateTargets(scenarios: ScenarioResult[]): TargetResult[] {
     rate("embedded-upsert", "PGlite ≥ 1,000 upserts/s", 1000),
     rate("embedded-read", "PGlite ≥ 3,000 reads/s", 3000),
     ratio("jwks", "JWKS (RS256) read within 10 % of HS256 read", 0.9),
+    ratio("observability-read", "logs at info + metrics cost ≤ 5 % of reads", 0.95),
+    ratio("observability-upsert", "logs at info + metrics cost ≤ 5 % of upserts", 0.95),
   ];
 }
 
@@ -111,8 +117,16 @@ export function toMarkdown(report: Report): string {
   const { machine: m, settings: s } = report;
   const side = (r: SideResult | undefined) =>
     r
-      ? [r.label, fmt(r.requestsPerSecond), fmt(r.p50, 1), fmt(r.p99, 1), fmt(r.errors), fmt(r.rssMiB)]
-      : ["—", "—", "—", "—", "—", "—"];
+      ? [
+          r.label,
+          fmt(r.requestsPerSecond),
+          fmt(r.p50, 1),
+          fmt(r.p99, 1),
+          fmt(r.cpuMicros),
+          fmt(r.errors),
+          fmt(r.rssMiB),
+        ]
+      : ["—", "—", "—", "—", "—", "—", "—"];
   const rows = report.scenarios.map((sc) => {
     const ours = side(sc.ours).slice(1);
     const base = side(sc.baseline);
@@ -125,11 +139,11 @@ export function toMarkdown(report: Report): string {
     `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node} (${m.platform}). PostgreSQL 15 seeded with ${fmt(s.rows)} rows ` +
       `over ${fmt(s.identifiers)} identifiers × 3 tenants (PGlite: ${fmt(s.embeddedRows)}). autocannon: ${s.connections} connections, ${s.warmupSeconds} s warm-up per ` +
       `server and scenario, then ${s.rounds} × ${s.durationSeconds} s rounds per server, alternating (A B A B). ` +
-      "Figures are medians over the rounds; the ratio is the median over the pairs of rounds. RSS: VmRSS of the " +
+      "Figures are medians over the rounds; the ratio is the median over the pairs of rounds. CPU µs/req: CPU time (user + system) of the serving node process per request. RSS: VmRSS of the " +
       "serving node process at the end of the scenario. Load generator, servers and database share the machine.",
     "",
-    "| Scenario | Ours req/s | p50 ms | p99 ms | errors | RSS MiB | Baseline | req/s | p50 ms | p99 ms | errors | RSS MiB | Ours / baseline |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| Scenario | Ours req/s | p50 ms | p99 ms | CPU µs/req | errors | RSS MiB | Baseline | req/s | p50 ms | p99 ms | CPU µs/req | errors | RSS MiB | Ours / baseline |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
     "",
     "### Targets",

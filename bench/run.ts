@@ -7,10 +7,12 @@
  *   npm run bench -- --profile             our server under `node --cpu-prof`, read scenario: top 15 by self time
  *   npm run bench -- --profile --scenarios embedded    the same for the embedded (PGlite) read
  *   npm run bench -- --scenarios read,mixed --rows 1000000 --duration 20 --rounds 3 --connections 64
+ *   npm run bench -- --profile --ours-env LOG_LEVEL=silent,METRICS_ENABLED=false   settings for our servers
  *   npm run bench -- --scenarios read,list --rows 10000 --identifiers 101   as many keys per object (33) as
  *                                          the 1,000,000-row default: the table grows, the pages stay alike
  *
  * Scenarios: read, upsert, list, mixed (90 % reads), jwks (RS256 via a local JWKS, ours vs ours HS256),
+ * observability (read and upsert with logs at info and metrics on, ours vs ours with both off),
  * embedded (PGlite, ours only, at most 10,000 rows). Every response is checked; one bad response,
  * or a table that lost an acknowledged write, fails the run (exit code 1).
  * PostgreSQL: a throwaway PostgreSQL 15 from .ci/postgres.sh, or BENCH_DATABASE_URL (whose
@@ -18,7 +20,7 @@
  * Results: bench/results/<timestamp>.md and .json, and latest.md / latest.json.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, cpus, platform, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -42,7 +44,7 @@ import { hs256Authorizations, startJwksServer } from "./tokens.js";
 import { type Query, type Verification, verifyLedger, WriteLedger } from "./verify.js";
 import { type Target, type WorkloadName, workload } from "./workload.js";
 
-const SCENARIOS = ["read", "upsert", "list", "mixed", "jwks", "embedded"] as const;
+const SCENARIOS = ["read", "upsert", "list", "mixed", "jwks", "observability", "embedded"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const TITLES: Record<WorkloadName, string> = {
   read: "read (metadataForKey)",
@@ -62,6 +64,8 @@ interface Options {
   connections: number;
   scenarios: Scenario[];
   profile: boolean;
+  /** Settings added to every one of our servers (`--ours-env LOG_LEVEL=silent,METRICS_ENABLED=false`). */
+  oursEnv: Record<string, string>;
 }
 
 class BenchFailure extends Error {}
@@ -78,6 +82,7 @@ function parseOptions(argv: string[]): Options {
       connections: { type: "string" },
       scenarios: { type: "string" },
       profile: { type: "boolean", default: false },
+      "ours-env": { type: "string" },
       quick: { type: "boolean", default: false },
     },
   });
@@ -102,7 +107,18 @@ function parseOptions(argv: string[]): Options {
     connections: int("connections", values.connections, 32, 1),
     scenarios: scenarios as Scenario[],
     profile: values.profile,
+    oursEnv: parseEnv(values["ours-env"]),
   };
+}
+
+function parseEnv(given: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of given?.split(",").filter(Boolean) ?? []) {
+    const at = pair.indexOf("=");
+    if (at < 1) throw new BenchFailure(`--ours-env takes NAME=value pairs separated by commas, not '${pair}'`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
 }
 
 /** Undo steps, run last-in first-out on exit, error or Ctrl-C. */
@@ -136,10 +152,17 @@ async function start(spec: ServerSpec): Promise<ServerProcess> {
   return server;
 }
 
-function oursSpec(name: string, env: Record<string, string>, profileDir?: string): ServerSpec {
+function oursSpec(o: Options, name: string, env: Record<string, string>, profileDir?: string): ServerSpec {
   // Three principals send thousands of operations a second: the limiter runs (its cost is measured)
   // with an allowance this load stays under, as an operator would size it.
-  const base = { NODE_ENV: "production", PORT: "0", HOST: "127.0.0.1", RATE_LIMIT_PER_MINUTE: "100000000", ...env };
+  const base = {
+    NODE_ENV: "production",
+    PORT: "0",
+    HOST: "127.0.0.1",
+    RATE_LIMIT_PER_MINUTE: "100000000",
+    ...o.oursEnv,
+    ...env,
+  };
   return profileDir
     ? {
         name,
@@ -162,11 +185,18 @@ function referenceSpec(databaseUrl: string, secret: string): ServerSpec {
 }
 
 async function load(o: Options, scenario: string, side: Side, name: WorkloadName, phase: string, secs: number) {
+  const cpuBefore = side.server.cpuSeconds();
   const result = await runLoad(side.server.url, workload(name, side.target), o.connections, secs);
+  const cpuAfter = side.server.cpuSeconds();
+  if (cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0) {
+    result.serverCpuMicros = Math.round(((cpuAfter - cpuBefore) * 1e6) / result.requests);
+  }
   log(
     `  ${scenario.padEnd(15)} ${side.label.padEnd(22)} ${phase.padEnd(9)} ${Math.round(result.requestsPerSecond)
       .toString()
-      .padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}`,
+      .padStart(
+        6,
+      )} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  CPU ${result.serverCpuMicros ?? "?"} µs/req  errors ${result.errors}`,
   );
   if (result.errors > 0) {
     throw new BenchFailure(
@@ -246,7 +276,7 @@ async function benchPostgres(
   const referenceLedger = new WriteLedger(REFERENCE_TABLE, o.rows);
   const ours: Side = {
     label: "ours",
-    server: await start(oursSpec("ours", { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: dataDir })),
+    server: await start(oursSpec(o, "ours", { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: dataDir })),
     target: { rows: o.rows, identifiers: o.identifiers, authorizations, ledger: ourLedger },
   };
   const reference: Side = {
@@ -268,12 +298,38 @@ async function benchPostgres(
     cleanups.push(() => jwks.close());
     const viaJwks: Side = {
       label: "ours, RS256 (JWKS)",
-      server: await start(oursSpec("ours-jwks", { DATABASE_URL: database.url, JWKS_URL: jwks.url, DATA_DIR: dataDir })),
+      server: await start(
+        oursSpec(o, "ours-jwks", { DATABASE_URL: database.url, JWKS_URL: jwks.url, DATA_DIR: dataDir }),
+      ),
       target: { rows: o.rows, identifiers: o.identifiers, authorizations: jwks.authorizations, ledger: ourLedger },
     };
     const hs256 = { ...ours, label: "ours, HS256" };
     results.push(await compare(o, "jwks", "read, RS256 token via JWKS", viaJwks, hs256, "read"));
     await viaJwks.server.stop();
+  }
+
+  if (o.scenarios.includes("observability")) {
+    // `ours` runs as `npm start` does: logs at info, metrics on. The baseline turns both off.
+    const quiet: Side = {
+      label: "ours, logs + metrics off",
+      server: await start(
+        oursSpec(o, "ours-quiet", {
+          DATABASE_URL: database.url,
+          JWT_SECRET: secret,
+          DATA_DIR: dataDir,
+          LOG_LEVEL: "silent",
+          METRICS_ENABLED: "false",
+        }),
+      ),
+      target: { ...ours.target },
+    };
+    const observed = { ...ours, label: "ours, logs info + metrics on" };
+    for (const name of ["read", "upsert"] as const) {
+      const scenario = `observability-${name}`;
+      results.push(await compare(o, scenario, `${name}, logs + metrics on vs off`, observed, quiet, name));
+    }
+    checks.push(await check(query, ourLedger, "observability"));
+    await quiet.server.stop();
   }
   await Promise.all([ours.server.stop(), reference.server.stop()]);
 }
@@ -287,7 +343,7 @@ async function benchEmbedded(o: Options, secret: string, tmp: string, results: S
   const ledger = new WriteLedger(OUR_TABLE, rows);
   const side: Side = {
     label: "ours (PGlite)",
-    server: await start(oursSpec("ours-pglite", { JWT_SECRET: secret, DATA_DIR: dataDir })),
+    server: await start(oursSpec(o, "ours-pglite", { JWT_SECRET: secret, DATA_DIR: dataDir })),
     target: { rows, identifiers: o.identifiers, authorizations: await hs256Authorizations(secret), ledger },
   };
   const size = `PGlite, ${rows.toLocaleString("en-US")} rows`;
@@ -358,7 +414,7 @@ async function profile(o: Options): Promise<void> {
   const profileDir = join(tmp, "cpuprofile");
   const side: Side = {
     label: "ours (--cpu-prof)",
-    server: await start(oursSpec("ours-profiled", env, profileDir)),
+    server: await start(oursSpec(o, "ours-profiled", env, profileDir)),
     target: {
       rows,
       identifiers: o.identifiers,
@@ -375,7 +431,13 @@ async function profile(o: Options): Promise<void> {
   await side.server.stop();
   const result = summarize(side.label, rounds, undefined);
   log(`read under --cpu-prof: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99} ms\n`);
-  log(formatProfile(await summarizeProfile(await findProfile(profileDir), window)));
+  // Kept past the clean-up of the temporary directory: open it in Chrome DevTools for the call tree.
+  const kept = join(tmpdir(), `metadata-graph-read-${Date.now()}.cpuprofile`);
+  await copyFile(await findProfile(profileDir), kept);
+  log(formatProfile(await summarizeProfile(kept, window)));
+  log(
+    `requests measured: ${rounds.reduce((sum, r) => sum + r.requests, 0)} (monotonic µs ${window.fromMicros}–${window.toMicros}); profile kept at ${kept}`,
+  );
 }
 
 async function main(): Promise<void> {

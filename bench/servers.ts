@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CONFIG_VARIABLES } from "../src/config.js";
 
@@ -21,6 +22,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** VmRSS of the process that serves (the deepest `node` under the one spawned), in MiB. */
   rssMiB(): number | undefined;
+  /** CPU time (user + system) the serving process has used so far, in seconds. */
+  cpuSeconds(): number | undefined;
   /** SIGTERM, wait for a graceful exit (SIGKILL after 20 s). Idempotent. */
   stop(): Promise<void>;
   output(): string;
@@ -33,86 +36,107 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of CONFIG_VARIABLES) delete env[name];
   Object.assign(env, spec.env);
+  // Output to a file, as a log collector would take it: read back through a pipe, thousands of
+  // log lines a second would cost the load generator (this process) CPU and so skew what it measures.
+  const outputFile = join(mkdtempSync(join(tmpdir(), `mg-bench-${spec.name}-`)), "output.log");
+  const out = openSync(outputFile, "a");
   // Own process group: `npm start` is npm → sh → tsx → node, and all of them must go at the end.
   const child = spawn(spec.command, spec.args, {
     cwd: REPO_ROOT,
     env,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", out, out],
     detached: true,
   });
+  closeSync(out);
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${spec.name}: could not spawn ${spec.command}`);
-  let log = "";
-  const keep = (chunk: string) => {
-    log = (log + chunk).slice(-20_000);
-  };
-  child.stdout?.setEncoding("utf8").on("data", keep);
-  child.stderr?.setEncoding("utf8").on("data", keep);
+  const output = () => readTail(outputFile, 20_000);
   const exited = new Promise<void>((done) => child.once("close", () => done()));
   let alive = true;
   void exited.then(() => {
     alive = false;
   });
 
-  const url = await waitForReady(spec, child, exited, () => log);
+  const url = await waitForReady(spec, outputFile, exited, output).catch((error: unknown) => {
+    signal(-pid, "SIGKILL");
+    throw error;
+  });
   let stopping: Promise<void> | undefined;
   return {
     name: spec.name,
     url,
     pid,
     rssMiB: () => readRssMiB(serverPid(pid)),
-    output: () => log,
+    cpuSeconds: () => readCpuSeconds(serverPid(pid)),
+    output,
     stop() {
       stopping ??= (async () => {
-        if (!alive) return;
-        // The serving node itself: wrappers (npm, sh, tsx) follow it out when it exits.
-        signal(serverPid(pid), "SIGTERM");
-        const timer = setTimeout(() => signal(-pid, "SIGKILL"), STOP_TIMEOUT_MS);
-        await exited;
-        clearTimeout(timer);
-        // Whatever is left in the group (an npm or tsx wrapper that outlived its child).
-        signal(-pid, "SIGKILL");
+        if (alive) {
+          // The serving node itself: wrappers (npm, sh, tsx) follow it out when it exits.
+          signal(serverPid(pid), "SIGTERM");
+          const timer = setTimeout(() => signal(-pid, "SIGKILL"), STOP_TIMEOUT_MS);
+          await exited;
+          clearTimeout(timer);
+          // Whatever is left in the group (an npm or tsx wrapper that outlived its child).
+          signal(-pid, "SIGKILL");
+        }
+        rmSync(dirname(outputFile), { recursive: true, force: true });
       })();
       return stopping;
     },
   };
 }
 
-function waitForReady(
+function readHead(file: string, bytes: number): string {
+  const fd = openSync(file, "r");
+  try {
+    const buffer = Buffer.alloc(bytes);
+    return buffer.toString("utf8", 0, readSync(fd, buffer, 0, bytes, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The end of the output (which can grow to hundreds of MB in a long run). */
+function readTail(file: string, bytes: number): string {
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const size = fstatSync(fd).size;
+      const buffer = Buffer.alloc(Math.min(size, bytes));
+      readSync(fd, buffer, 0, buffer.length, size - buffer.length);
+      return buffer.toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return "";
+  }
+}
+
+async function waitForReady(
   spec: ServerSpec,
-  child: ChildProcess,
+  outputFile: string,
   exited: Promise<void>,
-  log: () => string,
+  output: () => string,
 ): Promise<string> {
-  return new Promise((resolveReady, reject) => {
-    let seen = "";
-    const onData = (chunk: string) => {
-      seen += chunk;
-      const url = spec.ready.exec(seen)?.[1];
-      if (url) {
-        cleanup();
-        resolveReady(url);
-      }
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      signal(-(child.pid ?? 0), "SIGKILL");
-      reject(new Error(`${spec.name} printed no ready line within ${READY_TIMEOUT_MS / 1000} s:\n${log()}`));
-    }, READY_TIMEOUT_MS);
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.stdout?.off("data", onData);
-    };
-    child.stdout?.on("data", onData);
-    void exited.then(() => {
-      cleanup();
-      reject(new Error(`${spec.name} exited before it was ready:\n${log()}`));
-    });
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
   });
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    // The ready line comes before any request is logged: the head of the file holds it.
+    const url = spec.ready.exec(readHead(outputFile, 64 * 1024))?.[1];
+    if (url) return url;
+    if (gone) throw new Error(`${spec.name} exited before it was ready:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${spec.name} printed no ready line within ${READY_TIMEOUT_MS / 1000} s:\n${output()}`);
 }
 
 function signal(target: number, name: NodeJS.Signals): void {
-  if (target === 0 || target === 0) return;
+  if (target === 0) return;
   try {
     process.kill(target, name);
   } catch {
@@ -157,6 +181,20 @@ export function readRssMiB(pid: number): number | undefined {
   try {
     const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
     return kb === undefined ? undefined : Math.round((Number(kb) / 1024) * 10) / 10;
+  } catch {
+    return undefined;
+  }
+}
+
+let ticksPerSecond: number | undefined;
+
+export function readCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "pid (comm) ": state is the 3rd field of proc(5), utime the 14th, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticksPerSecond ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
   } catch {
     return undefined;
   }

@@ -16,7 +16,7 @@ import { useRequestLogging } from "./observability/logging.js";
 import { createMetrics, METRICS_PATH, useMetrics } from "./observability/metrics.js";
 import { PROBE_PATHS, useProbes } from "./observability/probes.js";
 import { useRequestId } from "./observability/request-id.js";
-import { useRequestSummary } from "./observability/request-summary.js";
+import { notePrincipal, useRequestSummary } from "./observability/request-summary.js";
 import { withStatementSpans } from "./observability/sql-spans.js";
 import { TRACER_NAME, useTracing } from "./observability/tracing-plugin.js";
 import { createServices, type Services } from "./services.js";
@@ -86,6 +86,7 @@ export async function createApp({
         await rateLimiter.consume(null, address);
         throw error;
       });
+      notePrincipal(request, principal);
       await rateLimiter.consume(principal, address);
       return { services, principal };
     },

@@ -1,5 +1,6 @@
 import { type DestinationStream, type Logger, pino } from "pino";
 import type { Config } from "../config.js";
+import { batchedDestination } from "./log-destination.js";
 
 export type { Logger };
 
@@ -22,10 +23,8 @@ export async function createLogger({ log }: Pick<Config, "log">, destination?: D
     const { default: pretty } = await import("pino-pretty");
     return pino(options, pretty({ ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss.l", sync: true }));
   }
-  // Asynchronous and buffered: a request never waits for stdout, and lines go out in writes of
-  // 8 KB (~25 lines) rather than one each, or after a second when traffic is low. pino writes what
-  // is left when the process exits (process.exit included).
-  return pino(options, pino.destination({ dest: 1, sync: false, minLength: 8192, periodicFlush: 1000 }));
+  // Asynchronous and batched: see log-destination.ts.
+  return pino(options, batchedDestination(1));
 }
 
 /**

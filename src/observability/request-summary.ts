@@ -28,12 +28,29 @@ export interface RequestSummary {
   unexpectedErrors: unknown[] | undefined;
 }
 
-const summaries = new WeakMap<Request, RequestSummary>();
+// On the request itself, not in a WeakMap (see REQUEST_ID in request-id.ts).
+const SUMMARY = Symbol("requestSummary");
+type WithSummary = Request & { [SUMMARY]?: RequestSummary };
+const summaries = {
+  get: (request: Request) => (request as WithSummary)[SUMMARY],
+  set: (request: Request, summary: RequestSummary) => {
+    (request as WithSummary)[SUMMARY] = summary;
+  },
+};
 
 /** The request's summary once it went through GraphQL processing; undefined otherwise. */
 export function summaryOf(request: Request): RequestSummary | undefined {
   const summary = summaries.get(request);
   return summary?.processed ? summary : undefined;
+}
+
+/**
+ * Records the verified caller (called by the context factory, src/server.ts): an envelop
+ * `onExecute` hook would do the same at the cost of wrapping every execution.
+ */
+export function notePrincipal(request: Request, principal: Principal | null): void {
+  const summary = summaries.get(request);
+  if (summary) summary.principal = principal;
 }
 
 /** The outcome of a request: OK, or the code of its first error. */
@@ -74,10 +91,6 @@ export function useRequestSummary(): Plugin<GraphQLContext> {
         summary.operationName = `${summary.operationName ?? ""},${name ?? ""}`;
         summary.operationType = `${summary.operationType},${operation.operation}`;
       }
-    },
-    onExecute({ args }) {
-      const summary = summaries.get(args.contextValue.request);
-      if (summary) summary.principal = args.contextValue.principal;
     },
     onResultProcess({ request, result }) {
       const summary = summaries.get(request);

@@ -1,0 +1,66 @@
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "./support/process.js";
+
+/**
+ * The production log destination (src/observability/log-destination.ts) batches lines in memory:
+ * none may be lost or reordered, whether the process exits on its own, through process.exit()
+ * (the SIGTERM path) or stays idle after a few lines.
+ */
+
+interface Run {
+  lines: string[];
+  /** Milliseconds from spawn to the first byte on stdout. */
+  firstOutputMs: number | undefined;
+  code: number | null;
+}
+
+function runScript(body: string): Promise<Run> {
+  const script = `import { batchedDestination } from "./src/observability/log-destination.ts";
+const out = batchedDestination(1);
+${body}`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const started = performance.now();
+  let text = "";
+  let firstOutputMs: number | undefined;
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    firstOutputMs ??= performance.now() - started;
+    text += chunk;
+  });
+  return new Promise((resolve) =>
+    child.once("close", (code) => resolve({ lines: text.split("\n").filter(Boolean), firstOutputMs, code })),
+  );
+}
+
+const numbered = (n: number) => Array.from({ length: n }, (_, i) => `line ${i} ${"x".repeat(i % 300)}`);
+
+describe("batched log destination", () => {
+  it("writes 20,000 lines in order when the process ends on its own", async () => {
+    const run = await runScript(
+      `for (let i = 0; i < 20000; i++) out.write(\`line \${i} \${"x".repeat(i % 300)}\\n\`);`,
+    );
+    expect(run.code).toBe(0);
+    expect(run.lines).toEqual(numbered(20_000));
+  });
+
+  it("writes what is still pending when process.exit() is called (as on SIGTERM)", async () => {
+    const run = await runScript(
+      `for (let i = 0; i < 1000; i++) out.write(\`line \${i} \${"x".repeat(i % 300)}\\n\`); process.exit(3);`,
+    );
+    expect(run.code).toBe(3);
+    expect(run.lines).toEqual(numbered(1000));
+  });
+
+  it("writes a few lines within about a second when nothing else comes", async () => {
+    // Far below the batch size; the process stays up 4 s after writing them.
+    const run = await runScript(
+      `out.write("one\\n"); out.write("two\\n"); const t = setTimeout(() => {}, 4000); process.stdout.on("close", () => clearTimeout(t));`,
+    );
+    expect(run.lines).toEqual(["one", "two"]);
+    // Start-up (tsx) takes part of it; the lines come out well before the process's end at ~4 s.
+    expect(run.firstOutputMs).toBeLessThan(3500);
+  });
+});
