@@ -60,6 +60,8 @@ async function serve(config: Config): Promise<void> {
       .close()
       // The spans of the last requests are still in the exporter's buffer.
       .finally(() => tracing?.shutdown())
+      // And the last log lines in the log's: written out, in order, before the process ends.
+      .finally(() => new Promise<void>((resolve) => logger.flush(() => resolve())))
       .then(
         () => process.exit(0),
         (error: unknown) => {

@@ -12,7 +12,7 @@ export type { Logger };
 export async function createLogger({ log }: Pick<Config, "log">, destination?: DestinationStream): Promise<Logger> {
   const options = {
     level: log.level,
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimeOncePerMillisecond,
     formatters: { level: (label: string) => ({ level: label }) },
     serializers: { err: serializeError },
   };
@@ -36,4 +36,20 @@ function serializeError(error: unknown): unknown {
   const { type, message, stack } = pino.stdSerializers.err(error);
   const code = (error as { code?: unknown }).code;
   return { type, message, stack, ...(typeof code === "string" && { code }) };
+}
+
+let lastMillisecond = Number.NaN;
+let lastTime = "";
+
+/**
+ * pino's `isoTime`, formatted once per millisecond: `toISOString` took ~1.4 µs per line, and at a
+ * few thousand requests a second several lines share each millisecond.
+ */
+function isoTimeOncePerMillisecond(): string {
+  const now = Date.now();
+  if (now !== lastMillisecond) {
+    lastMillisecond = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
 }

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Plugin } from "graphql-yoga";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/tokens.js";
 import type { PoolStats } from "../db/database.js";
+import { FastHistogram, type HistogramSeries } from "./fast-histogram.js";
 import { outcomeOf, type RequestSummary, summaryOf } from "./request-summary.js";
 
 /*
@@ -65,7 +66,7 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
   const registers = [registry];
   // Its `_count` is the request count: a separate counter would cost a second update per request
   // and say nothing more (https://prometheus.io/docs/practices/histograms/).
-  const durations = new Histogram<RequestLabel>({
+  const durations = new FastHistogram<RequestLabel>({
     name: "metadata_graph_graphql_request_duration_seconds",
     help: "GraphQL requests (_count) and their duration from arrival to response, by operation name and type and outcome (OK or the first error's code)",
     labelNames: ["operation", "operation_type", "code"],
@@ -80,7 +81,7 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
   });
   // Every reason reads 0 until it happens, rather than missing (rate() needs the series to exist).
   for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
-  const queries = new Histogram({
+  const queries = new FastHistogram({
     name: "metadata_graph_db_query_duration_seconds",
     help: "Duration of each SQL statement a request sends (src/db/sql.ts), failed ones included",
     buckets: QUERY_BUCKETS,
@@ -95,13 +96,13 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
 
   const operations = new BoundedLabel(MAX_OPERATION_NAMES);
   const codes = new BoundedLabel(MAX_CODES);
-  // One child per label combination, kept: prom-client otherwise validates a label object on every
-  // observation.
-  const children = new Map<string, Histogram.Internal<RequestLabel>>();
+  // One series per label combination, kept: found by one string key per request.
+  const children = new Map<string, HistogramSeries>();
+  const allQueries = queries.seriesFor({});
 
   return {
     registry: Registry.merge([processRegistry(), registry]),
-    observeQuery: (seconds) => queries.observe(seconds),
+    observeQuery: (seconds) => allQueries.observe(seconds),
     countAuthFailure: (reason) => authFailures.inc({ reason }),
     countPurged: (entries) => purged.inc(entries),
     observeRequest(request) {
@@ -120,7 +121,7 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
       const key = `${operation}\n${type}\n${code}`;
       let child = children.get(key);
       if (!child) {
-        child = durations.labels({ operation, operation_type: type, code });
+        child = durations.seriesFor({ operation, operation_type: type, code });
         children.set(key, child);
       }
       child.observe(seconds);
