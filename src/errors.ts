@@ -61,6 +61,19 @@ export class LimitExceeded extends DomainError {
 }
 
 /**
+ * One entry of a batch failed, so the whole batch did and nothing was written: the entry's own
+ * error (its code and details) plus `index`, the entry's position in the input list.
+ */
+export class BatchEntryFailed extends DomainError {
+  readonly code: ErrorCode;
+  constructor(index: number, cause: DomainError) {
+    super(`Entry ${index}: ${cause.message}`, { ...cause.details, index });
+    this.code = cause.code;
+    this.cause = cause;
+  }
+}
+
+/**
  * A dependency the request needs (e.g. the database) cannot be reached right now; retrying later
  * may succeed. A write whose connection died mid-statement may have been applied: `expectedVersion`
  * makes its retry safe. The message names no host, port or driver error.

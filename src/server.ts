@@ -59,7 +59,7 @@ export async function createApp({
   const tracer = tracerProvider?.getTracer(TRACER_NAME);
   const metrics = config.metrics.enabled ? createMetrics({ poolStats: db.poolStats }) : undefined;
   // Timed inside any span: the histogram holds the statement's own time.
-  const timed = metrics ? { ...db, sql: withQueryTimer(db.sql, metrics.observeQuery) } : db;
+  const timed = metrics ? withQueryTimer(db, metrics.observeQuery) : db;
   const services = createServices(tracer ? withStatementSpans(timed, tracer) : timed, config);
   // Unexpected errors are logged at error level, by the request log: it is on unless that level is off.
   const requestLogged = logger.isLevelEnabled("error");

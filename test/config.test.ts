@@ -252,6 +252,7 @@ describe("JWT_PUBLIC_KEY is checked when the app starts", () => {
       throw unused();
     },
     sql: { query: () => Promise.reject(unused()) },
+    transaction: () => Promise.reject(unused()),
     withConnection: () => Promise.reject(unused()),
     close: () => Promise.reject(unused()),
   };

@@ -75,4 +75,49 @@ describe("PGlite prepared-statement runner", () => {
     await transaction;
     expect(await read).toEqual([]);
   });
+
+  it("binds arrays as PostgreSQL arrays, quoting what needs it", async () => {
+    const names = ['a "quoted" name', "back\\slash", "comma, brace}", null];
+    const at = new Date("2026-11-27T10:11:12.345Z");
+    const rows = await runner().query(`SELECT unnest($1::text[]) AS name, $2::timestamptz[] AS at`, [names, [at]]);
+    expect(rows).toEqual(names.map((name) => ({ name, at: [at] })));
+  });
+
+  it("a transaction commits when its function resolves and rolls back when it throws", async () => {
+    const sql = runner();
+    const insert = `INSERT INTO t (id, name) VALUES ($1, $2)`;
+    await sql.transaction(async (tx) => {
+      await tx.query(insert, [200, "kept"]);
+      await tx.query(insert, [201, "kept"]);
+    });
+    const failed = sql.transaction(async (tx) => {
+      await tx.query(insert, [202, "undone"]);
+      throw new Error("changed my mind");
+    });
+    await expect(failed).rejects.toThrow("changed my mind");
+    // A failing statement rolls back the ones before it.
+    const conflict = sql.transaction(async (tx) => {
+      await tx.query(insert, [203, "undone"]);
+      await tx.query(insert, [200, "duplicate"]);
+    });
+    await expect(conflict).rejects.toMatchObject({ code: "23505" });
+    const ids = await sql.query<{ id: number }>(`SELECT id FROM t WHERE id BETWEEN 200 AND 299 ORDER BY id`, []);
+    expect(ids.map((r) => r.id)).toEqual([200, 201]);
+    expect(pglite.isInTransaction()).toBe(false);
+  });
+
+  it("keeps others out while it runs, and prepares a statement first sent meanwhile without waiting on itself", async () => {
+    const sql = runner();
+    const select = `SELECT name FROM t WHERE id = $1 AND name IS NOT NULL`;
+    let outside: Promise<unknown> | undefined;
+    const inside = sql.transaction(async (tx) => {
+      await tx.query(`UPDATE t SET name = $2 WHERE id = $1`, [200, "in tx"]);
+      // Queued behind the transaction: its preparation too.
+      outside = sql.query(select, [200]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return tx.query(select, [200]);
+    });
+    expect(await inside).toEqual([{ name: "in tx" }]);
+    expect(await outside).toEqual([{ name: "in tx" }]);
+  });
 });

@@ -6,13 +6,15 @@ import pg from "pg";
 import { PrismaClient } from "../../generated/prisma/client.js";
 import type { PrismaClientOptions } from "../../generated/prisma/internal/prismaNamespace.js";
 import type { Config } from "../config.js";
-import { createPostgresRunner, type QueryListener, type SqlRunner } from "./sql.js";
+import { createPostgresRunner, type QueryListener, type SqlRunner, type Transact } from "./sql.js";
 
 /** The one Prisma client of the process, plus the raw access migrations and health need. */
 export interface Database {
   readonly prisma: PrismaClient;
   /** The statements a request sends: hand-written SQL on the same connections (src/db/sql.ts). */
   readonly sql: SqlRunner;
+  /** Several of those statements as one transaction, on one connection (src/db/sql.ts). */
+  readonly transaction: Transact;
   readonly kind: "pglite" | "postgres";
   /**
    * Runs `fn` with exclusive use of one connection (session-level advisory locks); `exec` takes
@@ -91,9 +93,11 @@ async function openPostgres(
   pool.on("error", () => {});
   const adapter = new PrismaPg(pool);
   const prisma = createPrisma(adapter, onQuery);
+  const sql = createPostgresRunner(pool, onQuery, warn);
   return {
     prisma,
-    sql: createPostgresRunner(pool, onQuery, warn),
+    sql,
+    transaction: sql.transaction,
     kind: "postgres",
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
     async withConnection(fn) {
@@ -128,9 +132,11 @@ async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions[
   await pglite.exec("SET TIME ZONE 'UTC'");
   const adapter = new PrismaPGlite(pglite);
   const prisma = createPrisma(adapter, onQuery);
+  const sql = createPgliteRunner(pglite, onQuery);
   return {
     prisma,
-    sql: createPgliteRunner(pglite, onQuery),
+    sql,
+    transaction: sql.transaction,
     kind: "pglite",
     // PGlite is a single connection inside this process: it is always exclusive.
     async withConnection(fn) {

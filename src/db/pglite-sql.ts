@@ -1,5 +1,5 @@
 import { type PGlite, protocol, types } from "@electric-sql/pglite";
-import { type QueryListener, type SqlArg, type SqlRunner, toDriverArg } from "./sql.js";
+import { type QueryListener, type SqlArg, type TransactionalRunner, toDriverArg } from "./sql.js";
 
 /**
  * PGlite: named prepared statements too. `pglite.query` parses, plans and describes every statement
@@ -9,50 +9,77 @@ import { type QueryListener, type SqlArg, type SqlRunner, toDriverArg } from "./
 // Unique in the process: runners sharing one PGlite (tests) must not reuse a statement's name.
 let statementCount = 0;
 
-export function createPgliteRunner(pglite: PGlite, onQuery?: QueryListener): SqlRunner {
+export function createPgliteRunner(pglite: PGlite, onQuery?: QueryListener): TransactionalRunner {
   const statements = new Map<string, Promise<PreparedStatement>>();
-  const prepare = (sql: string) => {
+  /** Texts whose preparation has finished. */
+  const prepared = new Set<string>();
+  const outside: Exclusive = (fn) => exclusive(pglite, fn);
+  // The transaction already holds PGlite's transaction lock: its statements take only the query lock.
+  const inTransaction: Exclusive = (fn) => pglite._runExclusiveQuery(fn);
+  const prepare = (sql: string, lock: Exclusive) => {
     let statement = statements.get(sql);
-    if (!statement) {
-      statement = describeStatement(pglite, `mg_${++statementCount}`, sql);
+    // A preparation queued outside the transaction waits for the transaction's end: awaited inside
+    // it, a deadlock. The transaction prepares its own (statements are not rolled back).
+    if (!statement || (lock === inTransaction && !prepared.has(sql))) {
+      const fresh = describeStatement(pglite, `mg_${++statementCount}`, sql, lock);
       // A statement that failed to prepare (bad SQL) is not cached: the next call reports it again.
-      statement.catch(() => statements.delete(sql));
-      statements.set(sql, statement);
+      fresh.then(
+        () => prepared.add(sql),
+        () => {
+          if (statements.get(sql) === fresh) statements.delete(sql);
+        },
+      );
+      statements.set(sql, fresh);
+      statement = fresh;
     }
     return statement;
   };
+  const run = async <Row>(sql: string, args: readonly SqlArg[], lock: Exclusive): Promise<Row[]> => {
+    const started = performance.now();
+    const { name, fields } = await prepare(sql, lock);
+    const message = concat([
+      protocol.serialize.bind({ statement: name, values: args.map(toPgliteArg) }),
+      protocol.serialize.execute({}),
+      protocol.serialize.sync(),
+    ]);
+    const { messages } = await lock(() => pglite.execProtocol(message));
+    const rows: Row[] = [];
+    for (const message of messages) {
+      if (message instanceof protocol.messages.DataRowMessage) rows.push(toRow<Row>(pglite, fields, message.fields));
+    }
+    onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
+    return rows;
+  };
   return {
-    async query<Row>(sql: string, args: readonly SqlArg[]): Promise<Row[]> {
-      const started = performance.now();
-      const { name, fields } = await prepare(sql);
-      const message = concat([
-        protocol.serialize.bind({ statement: name, values: args.map(toPgliteArg) }),
-        protocol.serialize.execute({}),
-        protocol.serialize.sync(),
-      ]);
-      const { messages } = await exclusive(pglite, () => pglite.execProtocol(message));
-      const rows: Row[] = [];
-      for (const message of messages) {
-        if (message instanceof protocol.messages.DataRowMessage) rows.push(toRow<Row>(pglite, fields, message.fields));
-      }
-      onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
-      return rows;
-    },
+    query: <Row>(sql: string, args: readonly SqlArg[]) => run<Row>(sql, args, outside),
+    // PGlite's own transaction: BEGIN, COMMIT or ROLLBACK, holding its transaction lock throughout.
+    transaction: (fn) =>
+      pglite.transaction(() =>
+        fn({ query: <Row>(sql: string, args: readonly SqlArg[]) => run<Row>(sql, args, inTransaction) }),
+      ),
   };
 }
+
+/** Runs `fn` with PGlite to itself. */
+type Exclusive = <T>(fn: () => Promise<T>) => Promise<T>;
 
 interface PreparedStatement {
   name: string;
   fields: readonly { name: string; dataTypeID: number }[];
 }
 
-async function describeStatement(pglite: PGlite, name: string, sql: string): Promise<PreparedStatement> {
+async function describeStatement(
+  pglite: PGlite,
+  name: string,
+  sql: string,
+  lock: Exclusive,
+): Promise<PreparedStatement> {
   const message = concat([
     protocol.serialize.parse({ name, text: sql, types: [] }),
     protocol.serialize.describe({ type: "S", name }),
     protocol.serialize.sync(),
   ]);
-  const { messages } = await exclusive(pglite, () => pglite.execProtocol(message));
+  const { messages } = await lock(() => pglite.execProtocol(message));
   const description = messages.find((m) => m instanceof protocol.messages.RowDescriptionMessage);
   return { name, fields: description?.fields ?? [] };
 }

@@ -1,11 +1,20 @@
+import type { Database } from "./database.js";
 import type { SqlRunner } from "./sql.js";
 
 /**
- * The runner, reporting each statement's duration in seconds (failed ones too: a timeout is the
+ * The database, reporting each statement's duration in seconds (failed ones too: a timeout is the
  * slowest statement of all). Installed only when metrics are on; per statement it costs one clock
  * read and one histogram observation, no closure.
  */
-export function withQueryTimer(runner: SqlRunner, observe: (seconds: number) => void): SqlRunner {
+export function withQueryTimer(db: Database, observe: (seconds: number) => void): Database {
+  return {
+    ...db,
+    sql: timedRunner(db.sql, observe),
+    transaction: (fn) => db.transaction((tx) => fn(timedRunner(tx, observe))),
+  };
+}
+
+function timedRunner(runner: SqlRunner, observe: (seconds: number) => void): SqlRunner {
   return {
     async query<Row>(sql: string, args: Parameters<SqlRunner["query"]>[1]): Promise<Row[]> {
       const started = performance.now();

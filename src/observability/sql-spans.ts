@@ -17,7 +17,11 @@ import type { SqlArg, SqlRunner } from "../db/sql.js";
  * values: every statement is parameterized, so values (identifiers, keys, metadata) stay out.
  */
 export function withStatementSpans(db: Database, tracer: Tracer): Database {
-  return { ...db, sql: tracedRunner(db.sql, tracer) };
+  return {
+    ...db,
+    sql: tracedRunner(db.sql, tracer),
+    transaction: (fn) => db.transaction((tx) => fn(tracedRunner(tx, tracer))),
+  };
 }
 
 function tracedRunner(runner: SqlRunner, tracer: Tracer): SqlRunner {

@@ -37,6 +37,28 @@ export const DeleteMetadata = graphql(`
   }
 `);
 
+export const SetMetadata = graphql(`
+  mutation SetMetadata($input: SetMetadataInput!) {
+    setMetadata(input: $input) {
+      metadata {
+        ...EntryFields
+      }
+      removedKeys
+    }
+  }
+`);
+
+export const DeleteMetadataKeys = graphql(`
+  mutation DeleteMetadataKeys($input: DeleteMetadataKeysInput!) {
+    deleteMetadataKeys(input: $input) {
+      metadata {
+        ...EntryFields
+      }
+      removedKeys
+    }
+  }
+`);
+
 export const GetMetadata = graphql(`
   query GetMetadata($identifier: String!, $linkedObjectType: LinkedObjectType, $namespace: String) {
     metadata(identifier: $identifier, linkedObjectType: $linkedObjectType, namespace: $namespace) {

@@ -50,5 +50,62 @@ export function withPointReadCache(repository: MetadataRepository): MetadataRepo
         invalidate(scope, key);
       }
     },
+    async deleteKeys(scope, keys, now) {
+      for (const key of keys) invalidate(scope, key);
+      try {
+        return await repository.deleteKeys(scope, keys, now);
+      } finally {
+        for (const key of keys) invalidate(scope, key);
+      }
+    },
+    // A transaction's writes are invalidated as they run and again once it has ended (committed or
+    // rolled back): until then, a read sees the rows as they were.
+    async inObjectTransaction(scope, fn) {
+      const written: [EntryScope, string][] = [];
+      const writing = (s: EntryScope, keys: readonly string[]) => {
+        for (const key of keys) {
+          written.push([s, key]);
+          invalidate(s, key);
+        }
+      };
+      try {
+        return await repository.inObjectTransaction(scope, (tx) =>
+          fn({
+            ...tx,
+            upsert(s, values) {
+              writing(s, [values.key]);
+              return tx.upsert(s, values);
+            },
+            delete(s, key, expectedVersion, now) {
+              writing(s, [key]);
+              return tx.delete(s, key, expectedVersion, now);
+            },
+            upsertMany(s, entries, now) {
+              writing(
+                s,
+                entries.map((entry) => entry.key),
+              );
+              return tx.upsertMany(s, entries, now);
+            },
+            deleteKeys(s, keys, now) {
+              writing(s, keys);
+              return tx.deleteKeys(s, keys, now);
+            },
+            async deleteOtherKeys(s, keep, now) {
+              // Which keys go is known only afterwards: no read that overlaps the statement may fill.
+              generation++;
+              const removed = await tx.deleteOtherKeys(s, keep, now);
+              writing(
+                s,
+                removed.map((row) => row.key),
+              );
+              return removed;
+            },
+          }),
+        );
+      } finally {
+        for (const [s, key] of written) invalidate(s, key);
+      }
+    },
   };
 }

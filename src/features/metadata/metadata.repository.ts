@@ -1,6 +1,6 @@
 import type { Metadata } from "../../../generated/prisma/client.js";
 import type { Database } from "../../db/database.js";
-import type { SqlArg } from "../../db/sql.js";
+import type { SqlArg, SqlRunner } from "../../db/sql.js";
 
 /** A row as Prisma's model types it, without the surrogate id nobody outside the table needs. */
 export type MetadataRow = Omit<Metadata, "id">;
@@ -13,12 +13,16 @@ export interface EntryScope {
   namespace: string;
 }
 
-export interface UpsertValues {
+/** One entry to write. */
+export interface EntryValues {
   key: string;
   value: string;
   expiresAt: Date | null;
   /** Compare-and-set: 0 = must not exist; undefined = unconditional. */
   expectedVersion: number | undefined;
+}
+
+export interface UpsertValues extends EntryValues {
   maxKeysPerObject: number;
   now: Date;
 }
@@ -40,9 +44,31 @@ export interface PageQuery {
 const COLUMNS = `tenant, linked_object_type AS "linkedObjectType", identifier, namespace, key, value, version,
   created_at AS "createdAt", updated_at AS "updatedAt", expires_at AS "expiresAt"`;
 const RETURNING = `RETURNING ${COLUMNS}`;
+/** $1-$4 the scope: one object's namespace, expired rows included. */
+const IN_SCOPE = "tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND namespace = $4";
 /** $1-$4 the scope, $5 the clock: one object's namespace, live entries only. */
-const LIVE_IN_SCOPE = `tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND namespace = $4
+const LIVE_IN_SCOPE = `${IN_SCOPE}
   AND (expires_at IS NULL OR expires_at > $5::timestamptz)`;
+/** $1-$3 the object, `clock` the parameter holding now: its live entries in every namespace (the key limit's count). */
+const liveOnObject = (clock: string) =>
+  `tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND (expires_at IS NULL OR expires_at > ${clock}::timestamptz)`;
+
+// The upserts' shared parts, $5 the clock. An expired row counts as absent: compare-and-set sees
+// version 0, and writing it starts again at version 1.
+const INSERT_INTO = `INSERT INTO metadata AS m (tenant, linked_object_type, identifier, namespace, key, value, expires_at, version, created_at, updated_at)`;
+const CAS_VERSION = "CASE WHEN m.expires_at <= $5::timestamptz THEN 0 ELSE m.version END";
+const ON_CONFLICT_UPDATE = `ON CONFLICT (tenant, linked_object_type, identifier, namespace, key) DO UPDATE SET
+  value = EXCLUDED.value,
+  expires_at = EXCLUDED.expires_at,
+  version = CASE WHEN m.expires_at <= $5::timestamptz THEN 1 ELSE m.version + 1 END,
+  created_at = CASE WHEN m.expires_at <= $5::timestamptz THEN $5::timestamptz ELSE m.created_at END,
+  updated_at = $5::timestamptz`;
+
+// Batches on one object take this lock, one after the other: a REPLACE never interleaves with
+// another batch's writes, and the key limit counts what the batches before committed. The two-key
+// form keeps it apart from the migrations' one-key lock (src/db/migrations.ts); a hash collision
+// only makes two objects' batches wait for each other.
+const LOCK_OBJECT = `SELECT pg_advisory_xact_lock(${0x6d67}, hashtext(json_build_array($1::text, $2::text, $3::text)::text))`;
 
 /** The smallest string above every string starting with `prefix` (keys are ASCII, collation "C"). */
 function prefixEnd(prefix: string): string {
@@ -67,7 +93,38 @@ function keyRange(q: Partial<Pick<PageQuery, "keyPrefix" | "afterKey" | "beforeK
 }
 
 /** The only module that talks to the metadata table. */
-export function createMetadataRepository({ prisma, sql }: Pick<Database, "prisma" | "sql">) {
+export function createMetadataRepository({
+  prisma,
+  sql,
+  transaction,
+}: Pick<Database, "prisma" | "sql" | "transaction">) {
+  return {
+    ...statementsOn(sql),
+
+    /**
+     * Runs `fn` in one transaction holding the object's batch lock (LOCK_OBJECT): what it writes is
+     * committed together, or rolled back together when it throws.
+     */
+    inObjectTransaction<T>(scope: EntryScope, fn: (tx: MetadataStatements) => Promise<T>): Promise<T> {
+      return transaction(async (txSql) => {
+        await txSql.query(LOCK_OBJECT, [scope.tenant, scope.linkedObjectType, scope.identifier]);
+        return fn(statementsOn(txSql));
+      });
+    },
+
+    /** Removes expired rows; returns how many. */
+    async purgeExpired(now: Date): Promise<number> {
+      const { count } = await prisma.metadata.deleteMany({ where: { expiresAt: { lte: now } } });
+      return count;
+    },
+  };
+}
+
+export type MetadataRepository = ReturnType<typeof createMetadataRepository>;
+/** The statements, on the pool or on one transaction. */
+export type MetadataStatements = ReturnType<typeof statementsOn>;
+
+function statementsOn(sql: SqlRunner) {
   /** $1-$5 of every statement: the scope and the clock. */
   const scopeArgs = (s: EntryScope, now: Date): SqlArg[] => [
     s.tenant,
@@ -123,22 +180,16 @@ LEFT JOIN LATERAL (
      */
     async upsert(scope: EntryScope, v: UpsertValues): Promise<MetadataRow | null> {
       const rows = await sql.query<MetadataRow>(
-        `INSERT INTO metadata AS m (tenant, linked_object_type, identifier, namespace, key, value, expires_at, version, created_at, updated_at)
+        `${INSERT_INTO}
 SELECT $1::text, $2::text, $3::text, $4::text, $6::text, $7::text, $8::timestamptz, 1, $5::timestamptz, $5::timestamptz
 WHERE ($9::int IS NULL OR $9::int = 0
-       OR EXISTS (SELECT 1 FROM metadata WHERE tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND namespace = $4 AND key = $6))
+       OR EXISTS (SELECT 1 FROM metadata WHERE ${IN_SCOPE} AND key = $6))
   AND CASE
         WHEN EXISTS (SELECT 1 FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6) THEN true
-        ELSE (SELECT count(*) FROM metadata WHERE tenant = $1 AND linked_object_type = $2 AND identifier = $3
-              AND (expires_at IS NULL OR expires_at > $5::timestamptz)) < $10::int
+        ELSE (SELECT count(*) FROM metadata WHERE ${liveOnObject("$5")}) < $10::int
       END
-ON CONFLICT (tenant, linked_object_type, identifier, namespace, key) DO UPDATE SET
-  value = EXCLUDED.value,
-  expires_at = EXCLUDED.expires_at,
-  version = CASE WHEN m.expires_at <= $5::timestamptz THEN 1 ELSE m.version + 1 END,
-  created_at = CASE WHEN m.expires_at <= $5::timestamptz THEN $5::timestamptz ELSE m.created_at END,
-  updated_at = $5::timestamptz
-WHERE $9::int IS NULL OR $9::int = CASE WHEN m.expires_at <= $5::timestamptz THEN 0 ELSE m.version END
+${ON_CONFLICT_UPDATE}
+WHERE $9::int IS NULL OR $9::int = ${CAS_VERSION}
 ${RETURNING}`,
         [...scopeArgs(scope, v.now), v.key, v.value, v.expiresAt, v.expectedVersion ?? null, v.maxKeysPerObject],
       );
@@ -154,12 +205,58 @@ ${RETURNING}`,
       return rows[0] ?? null;
     },
 
-    /** Removes expired rows; returns how many. */
-    async purgeExpired(now: Date): Promise<number> {
-      const { count } = await prisma.metadata.deleteMany({ where: { expiresAt: { lte: now } } });
-      return count;
+    /**
+     * Upserts several entries in one statement, each with its own compare-and-set, as `upsert` does
+     * one but without the key limit (the caller counts afterwards, in its transaction). Returns the
+     * rows written, in no particular order: an entry whose compare-and-set failed is missing. Keys
+     * must be unique (a second write of one row in a statement is an error).
+     */
+    upsertMany(scope: EntryScope, entries: readonly EntryValues[], now: Date): Promise<MetadataRow[]> {
+      return sql.query<MetadataRow>(
+        `WITH entry AS (
+  SELECT * FROM unnest($6::text[], $7::text[], $8::timestamptz[], $9::int[]) AS e(key, value, expires_at, expected_version)
+)
+${INSERT_INTO}
+SELECT $1::text, $2::text, $3::text, $4::text, e.key, e.value, e.expires_at, 1, $5::timestamptz, $5::timestamptz
+FROM entry AS e
+WHERE e.expected_version IS NULL OR e.expected_version = 0
+   OR EXISTS (SELECT 1 FROM metadata WHERE ${IN_SCOPE} AND key = e.key)
+${ON_CONFLICT_UPDATE}
+WHERE (SELECT e.expected_version IS NULL OR e.expected_version = ${CAS_VERSION} FROM entry AS e WHERE e.key = EXCLUDED.key)
+${RETURNING}`,
+        [
+          ...scopeArgs(scope, now),
+          entries.map((e) => e.key),
+          entries.map((e) => e.value),
+          entries.map((e) => e.expiresAt),
+          entries.map((e) => e.expectedVersion ?? null),
+        ],
+      );
+    },
+
+    /** Deletes these keys' live entries; returns them as they were (absent keys are not in the result). */
+    deleteKeys(scope: EntryScope, keys: readonly string[], now: Date): Promise<MetadataRow[]> {
+      return sql.query<MetadataRow>(
+        `DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = ANY($6::text[]) ${RETURNING}`,
+        [...scopeArgs(scope, now), keys],
+      );
+    },
+
+    /** Deletes every live entry of the namespace but these keys'; returns them as they were. */
+    deleteOtherKeys(scope: EntryScope, keep: readonly string[], now: Date): Promise<MetadataRow[]> {
+      return sql.query<MetadataRow>(
+        `DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key <> ALL($6::text[]) ${RETURNING}`,
+        [...scopeArgs(scope, now), keep],
+      );
+    },
+
+    /** Live entries of the object in every namespace: what METADATA_MAX_KEYS_PER_OBJECT limits. */
+    async countLiveOnObject(scope: EntryScope, now: Date): Promise<number> {
+      const [row] = await sql.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM metadata WHERE ${liveOnObject("$4")}`,
+        [scope.tenant, scope.linkedObjectType, scope.identifier, now],
+      );
+      return row?.count ?? 0;
     },
   };
 }
-
-export type MetadataRepository = ReturnType<typeof createMetadataRepository>;

@@ -1,6 +1,8 @@
 import { LINKED_OBJECT_TYPES } from "../../auth/policy.js";
 import { builder } from "../../graphql/builder.js";
-import { type MetadataEntry, parseJsonValue } from "./metadata.service.js";
+import { BATCH_MODES } from "./metadata.batch.js";
+import { type MetadataEntry, parseJsonValue, type SetEntriesResult } from "./metadata.service.js";
+import { MAX_BATCH_SIZE } from "./metadata.validation.js";
 
 // Names and argument types of updateMetadata, metadata and metadataForKey are Kraken's published
 // API: Kraken clients run against us unchanged. Extend freely; never rename.
@@ -35,17 +37,53 @@ export const MetadataRef = builder.objectRef<MetadataEntry>("Metadata").implemen
   }),
 });
 
+const keyDescription = "1-255 characters of a-z, A-Z, 0-9, '.', '_', '-'.";
+const expiresAtDescription = "Must be in the future; the entry vanishes then.";
+const expectedVersionDescription =
+  "Compare-and-set: write only if the current version is this (0 = must not exist yet).";
+
 const MetadataInput = builder.inputType("MetadataInput", {
   fields: (t) => ({
     linkedObjectType: t.field({ type: LinkedObjectTypeEnum, required: true }),
     identifier: t.string({ required: true }),
-    key: t.string({ required: true, description: "1-255 characters of a-z, A-Z, 0-9, '.', '_', '-'." }),
+    key: t.string({ required: true, description: keyDescription }),
     value: t.string({ required: true }),
     namespace: t.string({ description: namespaceDescription }),
-    expiresAt: t.field({ type: "DateTime", description: "Must be in the future; the entry vanishes then." }),
-    expectedVersion: t.int({
-      description: "Compare-and-set: write only if the current version is this (0 = must not exist yet).",
-    }),
+    expiresAt: t.field({ type: "DateTime", description: expiresAtDescription }),
+    expectedVersion: t.int({ description: expectedVersionDescription }),
+  }),
+});
+
+const SetMetadataModeEnum = builder.enumType("SetMetadataMode", {
+  description: "What setMetadata does with the namespace's keys that are not in the batch.",
+  values: BATCH_MODES,
+});
+
+const SetMetadataEntryInput = builder.inputType("SetMetadataEntryInput", {
+  fields: (t) => ({
+    key: t.string({ required: true, description: `${keyDescription} Unique within the batch.` }),
+    value: t.string({ required: true }),
+    expiresAt: t.field({ type: "DateTime", description: expiresAtDescription }),
+    expectedVersion: t.int({ description: expectedVersionDescription }),
+  }),
+});
+
+const SetMetadataInput = builder.inputType("SetMetadataInput", {
+  fields: (t) => ({
+    linkedObjectType: t.field({ type: LinkedObjectTypeEnum, required: true }),
+    identifier: t.string({ required: true }),
+    namespace: t.string({ description: namespaceDescription }),
+    entries: t.field({ type: [SetMetadataEntryInput], required: true, description: `1-${MAX_BATCH_SIZE} entries.` }),
+    mode: t.field({ type: SetMetadataModeEnum, required: true, defaultValue: "MERGE" }),
+  }),
+});
+
+const DeleteMetadataKeysInput = builder.inputType("DeleteMetadataKeysInput", {
+  fields: (t) => ({
+    linkedObjectType: t.field({ type: LinkedObjectTypeEnum, required: true }),
+    identifier: t.string({ required: true }),
+    namespace: t.string({ description: namespaceDescription }),
+    keys: t.stringList({ required: true, description: `1-${MAX_BATCH_SIZE} distinct keys.` }),
   }),
 });
 
@@ -66,6 +104,31 @@ const UpdateMetadata = builder.objectRef<{ metadata: MetadataEntry }>("UpdateMet
 const DeleteMetadata = builder.objectRef<{ metadata: MetadataEntry }>("DeleteMetadata").implement({
   fields: (t) => ({
     metadata: t.expose("metadata", { type: MetadataRef, description: "The entry as it was before deletion." }),
+  }),
+});
+
+const SetMetadata = builder.objectRef<SetEntriesResult>("SetMetadata").implement({
+  fields: (t) => ({
+    metadata: t.expose("entries", {
+      type: [MetadataRef],
+      description: "The entries as written, in the order of the input.",
+    }),
+    removedKeys: t.exposeStringList("removedKeys", {
+      description: "REPLACE: the namespace's keys the batch removed, sorted; MERGE: empty.",
+    }),
+  }),
+});
+
+const DeleteMetadataKeys = builder.objectRef<{ metadata: MetadataEntry[] }>("DeleteMetadataKeys").implement({
+  fields: (t) => ({
+    metadata: t.expose("metadata", {
+      type: [MetadataRef],
+      description: "The removed entries as they were, in the order of the input's keys.",
+    }),
+    removedKeys: t.stringList({
+      description: "The removed keys, in the order of the input; keys that had no entry are not among them.",
+      resolve: ({ metadata }) => metadata.map((entry) => entry.key),
+    }),
   }),
 });
 
@@ -121,6 +184,24 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: DeleteMetadataInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
       metadata: await ctx.services.metadata.deleteEntry(ctx.principal, input),
+    }),
+  }),
+  setMetadata: t.field({
+    type: SetMetadata,
+    description:
+      "Write several entries of one object's namespace atomically: all or none. An entry that fails " +
+      "(extensions.index) fails the batch with its error; nothing is written then.",
+    args: { input: t.arg({ type: SetMetadataInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.metadata.setEntries(ctx.principal, input),
+  }),
+  deleteMetadataKeys: t.field({
+    type: DeleteMetadataKeys,
+    description:
+      "Delete several keys of one object's namespace atomically; returns the entries as they were. A key " +
+      "with no entry is skipped (unlike deleteMetadata, which answers NOT_FOUND): the keys are absent either way.",
+    args: { input: t.arg({ type: DeleteMetadataKeysInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({
+      metadata: await ctx.services.metadata.deleteEntries(ctx.principal, input),
     }),
   }),
 }));

@@ -1,16 +1,23 @@
 import { type Access, authorize, type LinkedObjectType } from "../../auth/policy.js";
 import type { Principal } from "../../auth/principal.js";
-import { InvalidInput, LimitExceeded, NotFound, VersionConflict } from "../../errors.js";
+import { BatchEntryFailed, InvalidInput, LimitExceeded, NotFound, VersionConflict } from "../../errors.js";
+import { atEntry, type BatchMode, entryPastKeyLimit } from "./metadata.batch.js";
 import { decodeCursor, encodeCursor } from "./metadata.cursor.js";
-import type { EntryScope, MetadataRepository, MetadataRow } from "./metadata.repository.js";
+import type {
+  EntryScope,
+  EntryValues,
+  MetadataRepository,
+  MetadataRow,
+  MetadataStatements,
+} from "./metadata.repository.js";
 import {
+  assertBatchKeys,
+  assertEntryWrite,
   assertExpectedVersion,
-  assertExpiresAt,
   assertIdentifier,
   assertKey,
   assertKeyPrefix,
   assertNamespace,
-  assertValue,
 } from "./metadata.validation.js";
 
 /** An entry as clients see it: the namespace as they name it, "$app" for a client's own. */
@@ -40,11 +47,30 @@ function withDefaultType<T extends ReadRef>(ref: T): T & ObjectRef {
   return { ...ref, linkedObjectType: ref.linkedObjectType ?? DEFAULT_LINKED_OBJECT_TYPE };
 }
 
-export interface SetEntryInput extends ObjectRef {
+/** One entry to write, alone or in a batch. */
+export interface EntryWrite {
   key: string;
   value: string;
   expiresAt?: Date | null;
   expectedVersion?: number | null;
+}
+
+export interface SetEntryInput extends ObjectRef, EntryWrite {}
+
+export interface SetEntriesInput extends ObjectRef {
+  entries: readonly EntryWrite[];
+  mode?: BatchMode | null;
+}
+
+export interface SetEntriesResult {
+  /** As written, in the order of the input. */
+  entries: MetadataEntry[];
+  /** REPLACE: the namespace's keys the batch removed, sorted. */
+  removedKeys: string[];
+}
+
+export interface DeleteEntriesInput extends ObjectRef {
+  keys: readonly string[];
 }
 
 export interface DeleteEntryInput extends ObjectRef {
@@ -96,8 +122,15 @@ export function createMetadataService(deps: {
     };
   }
 
-  async function currentVersion(scope: EntryScope, key: string): Promise<number> {
-    return (await repository.findLive(scope, key, now()))?.version ?? 0;
+  async function currentVersion(scope: EntryScope, key: string, on: MetadataStatements = repository): Promise<number> {
+    return (await on.findLive(scope, key, now()))?.version ?? 0;
+  }
+
+  function keyLimitExceeded(ref: ObjectRef): LimitExceeded {
+    return new LimitExceeded(
+      `${ref.linkedObjectType} ${ref.identifier} already has ${limits.maxKeysPerObject} keys (METADATA_MAX_KEYS_PER_OBJECT)`,
+      { limit: limits.maxKeysPerObject },
+    );
   }
 
   return {
@@ -149,30 +182,53 @@ export function createMetadataService(deps: {
     /** Upsert: version 1 on create, +1 per update; `expectedVersion` makes it a compare-and-set. */
     async setEntry(principal: Principal | null, input: SetEntryInput): Promise<MetadataEntry> {
       const at = now();
-      assertKey(input.key);
-      assertValue(input.value, limits.maxValueLength);
-      assertExpiresAt(input.expiresAt, at);
-      assertExpectedVersion(input.expectedVersion);
+      assertEntryWrite(input, at, limits.maxValueLength);
       const scope = scopeFor(principal, "write", input);
-      const expectedVersion = input.expectedVersion ?? undefined;
-      const row = await repository.upsert(scope, {
-        key: input.key,
-        value: input.value,
-        expiresAt: input.expiresAt ?? null,
-        expectedVersion,
-        maxKeysPerObject: limits.maxKeysPerObject,
-        now: at,
-      });
+      const values = entryValues(input);
+      const row = await repository.upsert(scope, { ...values, maxKeysPerObject: limits.maxKeysPerObject, now: at });
       if (row) return toEntry(row);
       // Nothing written: say why. A version mismatch wins; otherwise the key limit stopped it.
       const current = await currentVersion(scope, input.key);
-      if (expectedVersion !== undefined && expectedVersion !== current) {
-        throw new VersionConflict(expectedVersion, current);
+      if (values.expectedVersion !== undefined && values.expectedVersion !== current) {
+        throw new VersionConflict(values.expectedVersion, current);
       }
-      throw new LimitExceeded(
-        `${input.linkedObjectType} ${input.identifier} already has ${limits.maxKeysPerObject} keys (METADATA_MAX_KEYS_PER_OBJECT)`,
-        { limit: limits.maxKeysPerObject },
-      );
+      throw keyLimitExceeded(input);
+    },
+
+    /**
+     * Writes every entry or none, in one transaction; REPLACE also removes the namespace's other
+     * keys. An entry that fails fails the batch, with its own error and its index.
+     */
+    async setEntries(principal: Principal | null, input: SetEntriesInput): Promise<SetEntriesResult> {
+      const at = now();
+      const keys = input.entries.map((entry) => entry.key);
+      assertBatchKeys(keys, "entries");
+      for (const [index, entry] of input.entries.entries()) {
+        atEntry(index, () => assertEntryWrite(entry, at, limits.maxValueLength));
+      }
+      const scope = scopeFor(principal, "write", input);
+      const values = input.entries.map(entryValues);
+      // Throwing inside rolls the transaction back: the removals and every entry written before.
+      return repository.inObjectTransaction(scope, async (tx) => {
+        const removed = input.mode === "REPLACE" ? await tx.deleteOtherKeys(scope, keys, at) : [];
+        const written = new Map((await tx.upsertMany(scope, values, at)).map((row) => [row.key, row]));
+        const rows: MetadataRow[] = [];
+        for (const [index, entry] of values.entries()) {
+          const row = written.get(entry.key);
+          // Only a compare-and-set leaves an entry unwritten.
+          if (!row) {
+            const current = await currentVersion(scope, entry.key, tx);
+            throw new BatchEntryFailed(index, new VersionConflict(entry.expectedVersion ?? 0, current));
+          }
+          rows.push(row);
+        }
+        // Version 1 after an upsert: the key was not live before (created, or expired and restarted).
+        const newKeyEntries = rows.flatMap((row, index) => (row.version === 1 ? [index] : []));
+        const live = await tx.countLiveOnObject(scope, at);
+        const pastLimit = entryPastKeyLimit(newKeyEntries, live, limits.maxKeysPerObject);
+        if (pastLimit !== undefined) throw new BatchEntryFailed(pastLimit, keyLimitExceeded(input));
+        return { entries: rows.map(toEntry), removedKeys: removed.map((row) => row.key).sort() };
+      });
     },
 
     /** Deletes a live entry; returns it as it was. */
@@ -187,6 +243,21 @@ export function createMetadataService(deps: {
       if (current === 0)
         throw new NotFound(`No metadata '${input.key}' on ${input.linkedObjectType} ${input.identifier}`);
       throw new VersionConflict(expectedVersion ?? current, current);
+    },
+
+    /**
+     * Deletes several keys' live entries in one statement; returns them as they were, in the order
+     * asked. A key with no live entry is not in the result: the batch asks for absence, which holds.
+     */
+    async deleteEntries(principal: Principal | null, input: DeleteEntriesInput): Promise<MetadataEntry[]> {
+      assertBatchKeys(input.keys, "keys");
+      for (const [index, key] of input.keys.entries()) atEntry(index, () => assertKey(key, "keys"));
+      const scope = scopeFor(principal, "write", input);
+      const removed = new Map((await repository.deleteKeys(scope, input.keys, now())).map((row) => [row.key, row]));
+      return input.keys.flatMap((key) => {
+        const row = removed.get(key);
+        return row ? [toEntry(row)] : [];
+      });
     },
 
     /** The periodic job: expired entries are already invisible; this reclaims their rows. */
@@ -206,6 +277,15 @@ function pageSize(page: PageArgs): { size: number; fromEnd: boolean } {
     throw new InvalidInput(fromEnd ? "last" : "first", `must be between 0 and ${MAX_PAGE_SIZE}`);
   }
   return { size, fromEnd };
+}
+
+function entryValues(entry: EntryWrite): EntryValues {
+  return {
+    key: entry.key,
+    value: entry.value,
+    expiresAt: entry.expiresAt ?? null,
+    expectedVersion: entry.expectedVersion ?? undefined,
+  };
 }
 
 function toEntry(row: MetadataRow): MetadataEntry {

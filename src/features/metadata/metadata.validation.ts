@@ -1,4 +1,4 @@
-import { InvalidInput } from "../../errors.js";
+import { BatchEntryFailed, InvalidInput } from "../../errors.js";
 
 /** What makes an input valid: checked before any authorization or storage. */
 
@@ -55,6 +55,35 @@ export function assertExpiresAt(expiresAt: Date | undefined | null, now: Date): 
   }
   if (expiresAt && expiresAt.getTime() >= EXPIRES_AT_LIMIT) {
     throw new InvalidInput("expiresAt", "must be before 10000-01-01T00:00:00Z");
+  }
+}
+
+/** What one write of an entry must satisfy, alone or in a batch. */
+export function assertEntryWrite(
+  entry: { key: string; value: string; expiresAt?: Date | null; expectedVersion?: number | null },
+  now: Date,
+  maxValueLength: number,
+): void {
+  assertKey(entry.key);
+  assertValue(entry.value, maxValueLength);
+  assertExpiresAt(entry.expiresAt, now);
+  assertExpectedVersion(entry.expectedVersion);
+}
+
+export const MAX_BATCH_SIZE = 100;
+
+/** A batch's keys: 1-MAX_BATCH_SIZE of them, valid, none twice (an entry names its index). */
+export function assertBatchKeys(keys: readonly string[], field: string): void {
+  if (keys.length < 1 || keys.length > MAX_BATCH_SIZE) {
+    throw new InvalidInput(field, `must hold 1-${MAX_BATCH_SIZE} entries, not ${keys.length}`);
+  }
+  const seen = new Map<string, number>();
+  for (const [index, key] of keys.entries()) {
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new BatchEntryFailed(index, new InvalidInput(field, `key '${key}' is already entry ${first}`));
+    }
+    seen.set(key, index);
   }
 }
 
