@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LinkedObjectType } from "./gql/graphql.js";
 import { createTestApp, errorCodes, type OperationResult, type TestApp, type TestClaims } from "./support/app.js";
 import { backends } from "./support/backends.js";
-import { DeleteMetadata, GetMetadata, GetMetadataForKey, ListMetadata, UpdateMetadata } from "./support/operations.js";
+import {
+  DeleteMetadata,
+  DeleteMetadataKeys,
+  GetMetadata,
+  GetMetadataForKey,
+  ListMetadata,
+  SetMetadata,
+  UpdateMetadata,
+} from "./support/operations.js";
 
 // The access policy, end to end through HTTP: tenants, scopes, reach, namespaces, client-mode tokens.
 
@@ -33,11 +41,11 @@ interface Where extends ObjectRef {
   namespace?: string;
 }
 
-const OPERATIONS = ["updateMetadata", "deleteMetadata", "metadata", "metadataForKey", "metadataList"] as const;
-type Operation = (typeof OPERATIONS)[number];
-const WRITES = ["updateMetadata", "deleteMetadata"] as const;
+const WRITES = ["updateMetadata", "deleteMetadata", "setMetadata", "deleteMetadataKeys"] as const;
 const READS = ["metadata", "metadataForKey", "metadataList"] as const;
-const isWrite = (op: Operation) => op === "updateMetadata" || op === "deleteMetadata";
+const OPERATIONS = [...WRITES, ...READS] as const;
+type Operation = (typeof OPERATIONS)[number];
+const isWrite = (op: Operation) => (WRITES as readonly string[]).includes(op);
 
 describe.each(backends)("access policy on $name", (backend) => {
   let t: TestApp;
@@ -80,7 +88,7 @@ describe.each(backends)("access policy on $name", (backend) => {
     return t.execute({ document: GetMetadataForKey, variables: { ...where, key }, token: await tokenFor(claims) });
   }
 
-  /** Runs one operation; writes set the value "changed". */
+  /** Runs one operation; writes set the value "changed" (setMetadata: a batch of that one entry). */
   async function run(
     op: Operation,
     claims: TestClaims | null,
@@ -97,6 +105,14 @@ describe.each(backends)("access policy on $name", (backend) => {
         });
       case "deleteMetadata":
         return t.execute({ document: DeleteMetadata, variables: { input: { ...where, key } }, token });
+      case "setMetadata":
+        return t.execute({
+          document: SetMetadata,
+          variables: { input: { ...where, entries: [{ key, value: "changed" }] } },
+          token,
+        });
+      case "deleteMetadataKeys":
+        return t.execute({ document: DeleteMetadataKeys, variables: { input: { ...where, keys: [key] } }, token });
       case "metadata":
         return t.execute({ document: GetMetadata, variables: { ...where }, token });
       case "metadataForKey":
