@@ -103,7 +103,7 @@ export async function createApp({
         : []),
       useRequestId(),
       ...(metrics ? [useMetrics(metrics, config.metrics)] : []),
-      useProbes(db),
+      useProbes(db, { draining: () => closing }),
       useInputErrorCodes(),
       ...useGraphQLLimits(config.graphql),
       // After the plugins that rewrite results: the summary holds the codes clients receive.

@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -49,6 +51,35 @@ describe.each(backends)("probes on $name", (backend) => {
       expect((await t.app.yoga.fetch("http://yoga/health", { method: "POST" })).status).toBe(404);
     } finally {
       await t.close();
+    }
+  });
+
+  it("shutting down: /ready answers 503 'shutting down' on a connection still open while the server drains", async () => {
+    const t = await createTestApp(backend, { PORT: "0", HOST: "127.0.0.1" });
+    try {
+      const server = await t.app.listen();
+      const { port } = server.address() as AddressInfo;
+      const socket = connect(port, "127.0.0.1");
+      await once(socket, "connect");
+      // A request half sent: its connection is busy, so the drain waits for it.
+      socket.write("GET /ready HTTP/1.1\r\nHost: probe\r\n");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const closed = t.app.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      let response = "";
+      socket.setEncoding("utf8").on("data", (chunk: string) => {
+        response += chunk;
+      });
+      socket.write("\r\n");
+      await once(socket, "end");
+      await closed;
+      expect(response).toMatch(/^HTTP\/1\.1 503 /);
+      expect(response.toLowerCase()).toContain("connection: close");
+      expect(response.slice(response.indexOf("\r\n\r\n") + 4)).toBe(
+        JSON.stringify({ status: "unavailable", reason: "shutting down" }),
+      );
+    } finally {
+      await t.close().catch(() => {});
     }
   });
 

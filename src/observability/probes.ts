@@ -7,7 +7,7 @@ export const PROBE_PATHS: ReadonlySet<string> = new Set(["/health", "/ready"]);
 
 type Readiness =
   | { status: "ready" }
-  | { status: "unavailable"; reason: "database unreachable" }
+  | { status: "unavailable"; reason: "database unreachable" | "shutting down" }
   | { status: "unavailable"; reason: "migrations pending"; pending: string[] };
 
 /**
@@ -15,10 +15,11 @@ type Readiness =
  * - /health, liveness: 200 while the process serves requests. It never asks the database: an
  *   outage of the database must not get every instance restarted, it is not theirs to fix.
  * - /ready, readiness: 200 when the database answers and every migration in migrations/ is
- *   applied, else 503 with the reason, so that traffic goes elsewhere until it is.
+ *   applied, else 503 with the reason, so that traffic goes elsewhere until it is; 503 "shutting
+ *   down" from SIGTERM on, while in-flight requests drain (keep-alive probers see it at once).
  * Answered before authentication, rate limiting and GraphQL: a probe counts as no operation.
  */
-export function useProbes(db: Database): Plugin {
+export function useProbes(db: Database, { draining }: { draining: () => boolean }): Plugin {
   return {
     // Not async: every request passes here. The method is checked first: the hot path, a POST,
     // leaves without its URL being parsed.
@@ -36,6 +37,7 @@ export function useProbes(db: Database): Plugin {
           }),
         );
       if (path === "/health") return respond(200, { status: "ok" });
+      if (draining()) return respond(503, { status: "unavailable", reason: "shutting down" } satisfies Readiness);
       return readiness(db).then((r) => respond(r.status === "ready" ? 200 : 503, r));
     },
   };
