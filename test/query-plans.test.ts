@@ -1,9 +1,18 @@
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { QueryEvent } from "../src/db/database.js";
+import { type SqlArg, toDriverArg } from "../src/db/sql.js";
 import { createTestApp, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
-import { DeleteMetadata, GetMetadata, GetMetadataForKey, ListMetadata, UpdateMetadata } from "./support/operations.js";
+import {
+  DeleteMetadata,
+  DeleteMetadataKeys,
+  GetMetadata,
+  GetMetadataForKey,
+  ListMetadata,
+  SetMetadata,
+  UpdateMetadata,
+} from "./support/operations.js";
 
 // Every statement the service sends must be index-backed: with enough rows for the planner to
 // care, no sequential scan of the table and no sort of it. Sorting the rows of one object found
@@ -45,10 +54,21 @@ describe.each(backends)("query plans on $name", (backend) => {
     await run({ document: ListMetadata, variables: { ...object, keyPrefix: "pref.", first: 5 } });
     await run({ document: ListMetadata, variables: { ...object, last: 5 } });
     await run({ document: DeleteMetadata, variables: { input: { ...object, key: "pref.theme.1" } } });
+    const entries = [
+      { key: "pref.theme.2", value: "y", expectedVersion: 1 },
+      { key: "pref.batch.1", value: "z" },
+    ];
+    await run({ document: SetMetadata, variables: { input: { ...object, entries } } });
+    await run({ document: SetMetadata, variables: { input: { ...object, entries, mode: "REPLACE" } } });
+    await run({ document: DeleteMetadataKeys, variables: { input: { ...object, keys: ["pref.theme.2", "pref.x"] } } });
     await t.app.services.metadata.purgeExpired();
 
     const writes = statements.filter((s) => /^\s*(INSERT|DELETE)/i.test(s.query));
     expect(writes.length).toBeGreaterThanOrEqual(3);
+    // The batches' own statements were captured too (set-based upsert, REPLACE's delete, the multi-key delete).
+    expect(statements.filter((s) => /unnest\(/.test(s.query)).length).toBeGreaterThanOrEqual(2);
+    expect(statements.filter((s) => /ALL\(\$6::text\[\]\)/.test(s.query)).length).toBeGreaterThanOrEqual(1);
+    expect(statements.filter((s) => /ANY\(\$6::text\[\]\)/.test(s.query)).length).toBeGreaterThanOrEqual(1);
     for (const statement of statements) {
       const plan = await explain(t, statement);
       if (process.env.SHOW_PLANS) console.log(`${statement.query}\n${plan}\n`);
@@ -65,9 +85,11 @@ function sortsBeyondOneObject(plan: string): boolean {
 
 /** EXPLAIN a captured statement with its parameters, through PREPARE/EXECUTE (nothing runs). */
 async function explain(t: TestApp, { query, params }: QueryEvent): Promise<string> {
-  const values = (JSON.parse(params) as unknown[]).map((v) =>
-    v === null ? "NULL" : `'${String(typeof v === "object" ? JSON.stringify(v) : v).replaceAll("'", "''")}'`,
-  );
+  // As the runners send them: an array parameter becomes PostgreSQL's array literal.
+  const values = (JSON.parse(params) as SqlArg[]).map((v) => {
+    const arg = toDriverArg(v);
+    return arg === null ? "NULL" : `'${String(arg).replaceAll("'", "''")}'`;
+  });
   return t.db.withConnection(async (exec) => {
     await exec(`PREPARE plan_probe AS ${query}`);
     try {
