@@ -148,3 +148,11 @@ async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions[
     },
   };
 }
+
+/**
+ * The database with every statement it sends, on the pool or inside a transaction, passing through
+ * `wrap` (metrics, spans): built once, so what a wrapper keeps (e.g. a per-statement cache) is shared.
+ */
+export function wrapStatements(db: Database, wrap: (runner: SqlRunner) => SqlRunner): Database {
+  return { ...db, sql: wrap(db.sql), transaction: (fn) => db.transaction((tx) => fn(wrap(tx))) };
+}

@@ -1,4 +1,4 @@
-import type { Database } from "./database.js";
+import { type Database, wrapStatements } from "./database.js";
 import type { SqlRunner } from "./sql.js";
 
 /**
@@ -7,11 +7,7 @@ import type { SqlRunner } from "./sql.js";
  * read and one histogram observation, no closure.
  */
 export function withQueryTimer(db: Database, observe: (seconds: number) => void): Database {
-  return {
-    ...db,
-    sql: timedRunner(db.sql, observe),
-    transaction: (fn) => db.transaction((tx) => fn(timedRunner(tx, observe))),
-  };
+  return wrapStatements(db, (runner) => timedRunner(runner, observe));
 }
 
 function timedRunner(runner: SqlRunner, observe: (seconds: number) => void): SqlRunner {

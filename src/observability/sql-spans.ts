@@ -7,7 +7,7 @@ import {
   ATTR_ERROR_TYPE,
   DB_SYSTEM_NAME_VALUE_POSTGRESQL,
 } from "@opentelemetry/semantic-conventions";
-import type { Database } from "../db/database.js";
+import { type Database, wrapStatements } from "../db/database.js";
 import type { SqlArg, SqlRunner } from "../db/sql.js";
 
 /**
@@ -17,15 +17,8 @@ import type { SqlArg, SqlRunner } from "../db/sql.js";
  * values: every statement is parameterized, so values (identifiers, keys, metadata) stay out.
  */
 export function withStatementSpans(db: Database, tracer: Tracer): Database {
-  return {
-    ...db,
-    sql: tracedRunner(db.sql, tracer),
-    transaction: (fn) => db.transaction((tx) => fn(tracedRunner(tx, tracer))),
-  };
-}
-
-function tracedRunner(runner: SqlRunner, tracer: Tracer): SqlRunner {
-  // A service sends a handful of distinct statements: describe each once.
+  // A service sends a handful of distinct statements: each is described once, for the pool and
+  // for every transaction alike.
   const described = new Map<string, { name: string; attributes: Attributes }>();
   const describe = (sql: string) => {
     let d = described.get(sql);
@@ -35,6 +28,14 @@ function tracedRunner(runner: SqlRunner, tracer: Tracer): SqlRunner {
     }
     return d;
   };
+  return wrapStatements(db, (runner) => tracedRunner(runner, tracer, describe));
+}
+
+function tracedRunner(
+  runner: SqlRunner,
+  tracer: Tracer,
+  describe: (sql: string) => { name: string; attributes: Attributes },
+): SqlRunner {
   return {
     query<Row>(sql: string, args: readonly SqlArg[]): Promise<Row[]> {
       const { name, attributes } = describe(sql);
