@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // Builds dist/ first: process tests run the service as `npm start` does (compiled, plain node).
+    globalSetup: ["test/support/build.ts"],
     // Each file opens its own databases (and sometimes a server process): forks keep them apart.
     pool: "forks",
     testTimeout: 30_000,

@@ -19,6 +19,7 @@
  * `metadata` and `reference_metadata` tables are wiped and reseeded).
  * Results: bench/results/<timestamp>.md and .json, and latest.md / latest.json.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, cpus, platform, release, tmpdir } from "node:os";
@@ -39,7 +40,7 @@ import {
   writeReport,
 } from "./report.js";
 import { OUR_TABLE, postgresQuery, REFERENCE_TABLE, seedPglite, seedPostgres, withPglite } from "./seed.js";
-import { type ServerProcess, type ServerSpec, startServer } from "./servers.js";
+import { REPO_ROOT, type ServerProcess, type ServerSpec, startServer } from "./servers.js";
 import { hs256Authorizations, startJwksServer } from "./tokens.js";
 import { type Query, type Verification, verifyLedger, WriteLedger } from "./verify.js";
 import { type Target, type WorkloadName, workload } from "./workload.js";
@@ -167,7 +168,8 @@ function oursSpec(o: Options, name: string, env: Record<string, string>, profile
     ? {
         name,
         command: process.execPath,
-        args: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--import", "tsx", "src/main.ts", "serve"],
+        // The build `npm start` would run first: profile() builds dist/ before it starts this.
+        args: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "dist/src/main.js", "serve"],
         env: base,
         ready: READY,
       }
@@ -412,6 +414,7 @@ async function profile(o: Options): Promise<void> {
   }
   log(`seeded ${rows} rows${embedded ? " into PGlite" : ""}`);
   const profileDir = join(tmp, "cpuprofile");
+  execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "ignore" });
   const side: Side = {
     label: "ours (--cpu-prof)",
     server: await start(oursSpec(o, "ours-profiled", env, profileDir)),

@@ -25,7 +25,7 @@ import {
 } from "./support/process.js";
 
 // What survives a crash of the service, and what a client sees while PostgreSQL is down. Real
-// processes (`node --import tsx src/main.ts serve`) and, for PostgreSQL, a throwaway cluster of
+// processes (`node dist/src/main.js serve`, as `npm start` runs it) and, for PostgreSQL, a throwaway cluster of
 // this file's own (.ci/postgres.sh), so that stopping it disturbs no other test file.
 
 const SET = `mutation Set($input: MetadataInput!) {

@@ -9,17 +9,19 @@ import {
   getOnNewConnection,
   graphql,
   killLeftovers,
+  LISTENING,
   prepareEmptyCluster,
   REPO_ROOT,
   removeTempDirs,
   runCli,
   type ServerProcess,
   slowPost,
+  spawnInRepository,
   startServer,
   tempDir,
 } from "./support/process.js";
 
-// The service as operators run it: `node --import tsx src/main.ts …` in its own process.
+// The service as operators run it: `node dist/src/main.js …` (what `npm start` runs after building) in its own process.
 
 const MIGRATIONS = readdirSync(join(REPO_ROOT, "migrations"), { withFileTypes: true })
   .filter((e) => e.isDirectory())
@@ -107,6 +109,20 @@ describe("metadata-graph process on PGlite", () => {
     const second = await runCli(["migrate"], { DATA_DIR: dataDir });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout.trim()).toBe("Database is up to date");
+  }, 90_000);
+
+  it("`npm start` builds dist/ and serves from it: the migrations are found and applied, SIGTERM ends it", async () => {
+    const dataDir = await dataDirWithEmptyCluster();
+    const proc = spawnInRepository("npm", ["start"], { DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
+    const [, port] = await proc.waitForLine(LISTENING, 60_000);
+    expect(proc.stdout()).toMatch(/^built dist\/ from \d+ files \(\d+ written, \d+ removed\)$/m);
+    expect(proc.stdout()).toMatch(APPLIED_LINE);
+    expect(proc.stdout()).toContain("exec node dist/src/main.js serve");
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect(ready.status).toBe(200);
+    // npm passes SIGTERM on to the service (its script `exec`s node): a graceful stop, exit code 0.
+    expect(await proc.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+    expect(proc.stdout()).toMatch(/SIGTERM received/);
   }, 90_000);
 
   it("refuses to start with an unusable configuration: exit 1, the variable named, no stack trace", async () => {

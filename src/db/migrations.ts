@@ -1,10 +1,19 @@
 import { createHash, randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Database } from "./database.js";
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "../../migrations");
+/** The directory holding package.json above `dir`: the same from src/db and from its build in dist/src/db. */
+function packageRoot(dir: string): string {
+  if (existsSync(join(dir, "package.json"))) return dir;
+  const parent = dirname(dir);
+  if (parent === dir) throw new Error("package.json not found above the migrations module");
+  return packageRoot(parent);
+}
+
+export const MIGRATIONS_DIR = join(packageRoot(dirname(fileURLToPath(import.meta.url))), "migrations");
 
 /** Arbitrary constant: the advisory lock that serializes instances starting together. */
 const MIGRATION_LOCK_ID = 7_240_551_113;

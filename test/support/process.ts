@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { CONFIG_VARIABLES } from "../../src/config.js";
 
-/** The repository root: where `src/main.ts` and `node_modules/tsx` are. */
+/** The repository root: where `dist/src/main.js` (built by test/support/build.ts) and `node_modules` are. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 export interface Exit {
@@ -42,9 +42,18 @@ export function cliEnv(env: Record<string, string | undefined>): NodeJS.ProcessE
   return result;
 }
 
-/** `node --import tsx src/main.ts <args>` in the repository root, as `npm start` / `npm run …` runs it. */
+/** `node dist/src/main.js <args>` in the repository root, as `npm start` runs it. */
 export function spawnCli(args: string[], env: Record<string, string | undefined>): CliProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+  return spawnInRepository(process.execPath, ["dist/src/main.js", ...args], env);
+}
+
+/** Any command in the repository root (`npm start` itself, say), with the same handle as spawnCli's. */
+export function spawnInRepository(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): CliProcess {
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: cliEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -163,7 +172,8 @@ export interface ServerProcess extends CliProcess {
   devToken: string | undefined;
 }
 
-const LISTENING = /^metadata-graph listening on http:\/\/127\.0\.0\.1:(\d+)\/graphql \(storage: (.+)\)$/;
+/** The line `serve` prints once it listens: port, storage. */
+export const LISTENING = /^metadata-graph listening on http:\/\/127\.0\.0\.1:(\d+)\/graphql \(storage: (.+)\)$/;
 const DEV_TOKEN = /^Authorization: Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 /** `serve` on a free port of 127.0.0.1; resolves once it listens (and has printed its dev token, if expected). */
