@@ -30,7 +30,7 @@ async function serve(config: Config): Promise<void> {
   if (applied.length) logger.info(`Applied migrations: ${applied.join(", ")}`);
   const devToken = config.jwt.source.kind === "devKey" ? await mintToken(config, devTokenClaims(), "30d") : undefined;
   // The SDK and its exporter are loaded only when tracing is on.
-  const tracing = config.tracing && (await import("./observability/tracing.js")).startTracing(config.tracing);
+  const tracing = config.tracing && (await import("./observability/tracing.js")).startTracing(config.tracing, logger);
   if (config.tracing) {
     // Without any user:password the URL may carry.
     const { origin, pathname } = new URL(config.tracing.tracesUrl);

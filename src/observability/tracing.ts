@@ -5,6 +5,8 @@ import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import type { Config } from "../config.js";
+import type { Logger } from "./logger.js";
+import { logTelemetryProblems } from "./tracing-diagnostics.js";
 
 /** A registered tracer provider. */
 export interface Tracing {
@@ -18,10 +20,11 @@ export interface Tracing {
  * tracing is off: then no provider is registered, the API's tracer is its no-op one, and createApp
  * adds no tracing plugin (nothing runs per request or per statement). The exporter itself still
  * honours OpenTelemetry's other variables (OTEL_EXPORTER_OTLP_HEADERS, …_TIMEOUT, …_COMPRESSION),
- * as operators expect of an OpenTelemetry SDK.
+ * as operators expect of an OpenTelemetry SDK. Failed exports are logged (tracing-diagnostics.ts).
  */
-export function startTracing(config: Config["tracing"]): Tracing | undefined {
+export function startTracing(config: Config["tracing"], logger: Logger): Tracing | undefined {
   if (!config) return undefined;
+  logTelemetryProblems(logger);
   const exporter = new OTLPTraceExporter({ url: config.tracesUrl });
   return registerTracing(config.serviceName, [new BatchSpanProcessor(exporter)]);
 }
