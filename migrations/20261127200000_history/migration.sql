@@ -6,6 +6,7 @@
 --    order. Both columns default to it; the writes set the row's and its event's to one value.
 -- 2. "key" uses COLLATE "C", as metadata.key does (byte-wise order on every server locale).
 -- 3. A CHECK keeps "operation" to the four the API knows.
+-- The primary key doubles as the one-key history index (see schema.prisma): three indexes per event.
 
 -- CreateSequence
 CREATE SEQUENCE "metadata_sequence" AS BIGINT;
@@ -28,12 +29,12 @@ CREATE TABLE "metadata_event" (
     "actor" TEXT,
     "occurred_at" TIMESTAMPTZ(3) NOT NULL,
 
-    CONSTRAINT "metadata_event_pkey" PRIMARY KEY ("sequence"),
+    CONSTRAINT "metadata_event_pkey" PRIMARY KEY ("tenant","linked_object_type","identifier","namespace","key","sequence"),
     CONSTRAINT "metadata_event_operation_check" CHECK ("operation" IN ('CREATED', 'UPDATED', 'DELETED', 'EXPIRED'))
 );
 
 -- CreateIndex
-CREATE INDEX "metadata_event_history_idx" ON "metadata_event"("tenant", "linked_object_type", "identifier", "namespace", "key", "sequence" DESC);
+CREATE INDEX "metadata_event_object_idx" ON "metadata_event"("tenant", "linked_object_type", "identifier", "namespace", "sequence");
 
 -- CreateIndex
 CREATE INDEX "metadata_event_occurred_at_idx" ON "metadata_event"("occurred_at");

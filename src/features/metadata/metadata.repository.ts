@@ -189,12 +189,16 @@ RETURNING ${EVENT_COLUMNS}`,
       );
     },
 
-    /** Removes up to `limit` events that occurred before `before`; returns how many. */
+    /**
+     * Removes up to `limit` events that occurred before `before`; returns how many. Rows are found
+     * through the time index and deleted by their physical address (a TID scan): the primary key
+     * starts with the object, not the sequence, and events are never updated, so the address holds.
+     */
     async pruneHistory(before: Date, limit: number): Promise<number> {
       const [row] = await sql.query<{ count: number }>(
         `WITH pruned AS (
   DELETE FROM metadata_event
-  WHERE sequence IN (SELECT sequence FROM metadata_event WHERE occurred_at < $1::timestamptz LIMIT $2::int)
+  WHERE ctid = ANY(ARRAY(SELECT ctid FROM metadata_event WHERE occurred_at < $1::timestamptz LIMIT $2::int))
   RETURNING 1
 )
 SELECT count(*)::int AS count FROM pruned`,
@@ -217,7 +221,8 @@ SELECT count(*)::int AS count FROM pruned`,
       }
       args.push(q.limit);
       return sql.query<MetadataEvent>(
-        `SELECT ${EVENT_COLUMNS} FROM metadata_event WHERE ${where} ORDER BY sequence DESC LIMIT $${args.length}::int`,
+        // Qualified: the bare name would sort by the float8 output column, which no index orders.
+        `SELECT ${EVENT_COLUMNS} FROM metadata_event WHERE ${where} ORDER BY metadata_event.sequence DESC LIMIT $${args.length}::int`,
         args,
       );
     },
