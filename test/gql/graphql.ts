@@ -84,35 +84,35 @@ export type SetMetadataMode =
   /** Write the entries and remove the namespace's other keys: the batch becomes its key set. */
   | 'REPLACE';
 
-export type EntryFieldsFragment = { key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: unknown, resourceOwner: string };
+export type EntryFieldsFragment = { key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: number, resourceOwner: string };
 
 export type UpdateMetadataMutationVariables = Exact<{
   input: MetadataInput;
 }>;
 
 
-export type UpdateMetadataMutation = { updateMetadata: { metadata: { key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: unknown, resourceOwner: string } } };
+export type UpdateMetadataMutation = { updateMetadata: { metadata: { key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: number, resourceOwner: string } } };
 
 export type DeleteMetadataMutationVariables = Exact<{
   input: DeleteMetadataInput;
 }>;
 
 
-export type DeleteMetadataMutation = { deleteMetadata: { metadata: { key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: unknown, resourceOwner: string } } };
+export type DeleteMetadataMutation = { deleteMetadata: { metadata: { key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: number, resourceOwner: string } } };
 
 export type SetMetadataMutationVariables = Exact<{
   input: SetMetadataInput;
 }>;
 
 
-export type SetMetadataMutation = { setMetadata: { removedKeys: Array<string>, metadata: Array<{ key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: unknown, resourceOwner: string }> } };
+export type SetMetadataMutation = { setMetadata: { removedKeys: Array<string>, metadata: Array<{ key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: number, resourceOwner: string }> } };
 
 export type DeleteMetadataKeysMutationVariables = Exact<{
   input: DeleteMetadataKeysInput;
 }>;
 
 
-export type DeleteMetadataKeysMutation = { deleteMetadataKeys: { removedKeys: Array<string>, metadata: Array<{ key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: unknown, resourceOwner: string }> } };
+export type DeleteMetadataKeysMutation = { deleteMetadataKeys: { removedKeys: Array<string>, metadata: Array<{ key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: number, resourceOwner: string }> } };
 
 export type GetMetadataQueryVariables = Exact<{
   identifier: string;
@@ -121,7 +121,7 @@ export type GetMetadataQueryVariables = Exact<{
 }>;
 
 
-export type GetMetadataQuery = { metadata: Array<{ key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: unknown, resourceOwner: string }> };
+export type GetMetadataQuery = { metadata: Array<{ key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: number, resourceOwner: string }> };
 
 export type GetMetadataForKeyQueryVariables = Exact<{
   identifier: string;
@@ -131,7 +131,7 @@ export type GetMetadataForKeyQueryVariables = Exact<{
 }>;
 
 
-export type GetMetadataForKeyQuery = { metadataForKey: { key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: unknown, resourceOwner: string } | null };
+export type GetMetadataForKeyQuery = { metadataForKey: { key: string, value: string, jsonValue: unknown, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, version: number, createdAt: string, updatedAt: string, expiresAt: string | null, sequence: number, resourceOwner: string } | null };
 
 export type ListMetadataQueryVariables = Exact<{
   linkedObjectType: LinkedObjectType;
@@ -157,7 +157,7 @@ export type MetadataHistoryQueryVariables = Exact<{
 }>;
 
 
-export type MetadataHistoryQuery = { metadataHistory: { edges: Array<{ cursor: string, node: { sequence: unknown, operation: MetadataOperation, key: string, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, oldVersion: number, newVersion: number | null, value: string | null, actor: string | null, occurredAt: string, resourceOwner: string } }>, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null } } };
+export type MetadataHistoryQuery = { metadataHistory: { edges: Array<{ cursor: string, node: { sequence: number, operation: MetadataOperation, key: string, namespace: string | null, linkedObjectType: LinkedObjectType, identifier: string, oldVersion: number, newVersion: number | null, value: string | null, actor: string | null, occurredAt: string, resourceOwner: string } }>, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null } } };
 
 export const EntryFieldsFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EntryFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Metadata"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"jsonValue"}},{"kind":"Field","name":{"kind":"Name","value":"namespace"}},{"kind":"Field","name":{"kind":"Name","value":"linkedObjectType"}},{"kind":"Field","name":{"kind":"Name","value":"identifier"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"expiresAt"}},{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"resourceOwner"}}]}}]} as unknown as DocumentNode<EntryFieldsFragment, unknown>;
 export const UpdateMetadataDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"UpdateMetadata"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"MetadataInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"updateMetadata"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"metadata"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"EntryFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"EntryFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Metadata"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"value"}},{"kind":"Field","name":{"kind":"Name","value":"jsonValue"}},{"kind":"Field","name":{"kind":"Name","value":"namespace"}},{"kind":"Field","name":{"kind":"Name","value":"linkedObjectType"}},{"kind":"Field","name":{"kind":"Name","value":"identifier"}},{"kind":"Field","name":{"kind":"Name","value":"version"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}},{"kind":"Field","name":{"kind":"Name","value":"expiresAt"}},{"kind":"Field","name":{"kind":"Name","value":"sequence"}},{"kind":"Field","name":{"kind":"Name","value":"resourceOwner"}}]}}]} as unknown as DocumentNode<UpdateMetadataMutation, UpdateMetadataMutationVariables>;
