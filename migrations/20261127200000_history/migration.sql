@@ -7,6 +7,8 @@
 -- 2. "key" uses COLLATE "C", as metadata.key does (byte-wise order on every server locale).
 -- 3. A CHECK keeps "operation" to the four the API knows.
 -- The primary key doubles as the one-key history index (see schema.prisma): three indexes per event.
+-- Existing rows get a sequence each as the column is added (a volatile default: PostgreSQL rewrites
+-- the table once, under its lock) and no event: their history starts with their next change.
 
 -- CreateSequence
 CREATE SEQUENCE "metadata_sequence" AS BIGINT;
