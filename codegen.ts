@@ -4,7 +4,7 @@ import type { CodegenConfig } from "@graphql-codegen/cli";
 const clientPreset = {
   preset: "client",
   config: {
-    scalars: { DateTime: "string", JSON: "unknown" },
+    scalars: { DateTime: "string", JSON: "unknown", SafeInt: "number" },
     enumsAsTypes: true,
     useTypeImports: true,
     emitLegacyCommonJSImports: false,

@@ -31,6 +31,8 @@ const EnvSchema = z.object({
   METADATA_MAX_VALUE_LENGTH: positiveInt.default(65535),
   METADATA_MAX_KEYS_PER_OBJECT: positiveInt.default(1000),
   METADATA_PURGE_INTERVAL_SECONDS: positiveInt.default(60),
+  // How long the change history keeps an event; the purge job prunes older ones.
+  METADATA_HISTORY_DAYS: positiveInt.default(90),
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt.default(10),
   // Unset: on outside production, off in production.
   GRAPHQL_INTROSPECTION: z.stringbool().optional(),
@@ -85,6 +87,8 @@ export type Config = Readonly<{
   jwt: Readonly<{ source: JwtKeySource; issuer?: string; audience?: string[] }>;
   metadata: Readonly<{ maxValueLength: number; maxKeysPerObject: number }>;
   purgeIntervalMs: number;
+  /** Events older than this are pruned from the history by the purge job. */
+  historyRetentionMs: number;
   shutdownTimeoutMs: number;
   graphql: Readonly<GraphQLLimits>;
   /** Operations per principal and minute; 0: no limit. */
@@ -148,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxKeysPerObject: e.METADATA_MAX_KEYS_PER_OBJECT,
     }),
     purgeIntervalMs: e.METADATA_PURGE_INTERVAL_SECONDS * 1000,
+    historyRetentionMs: e.METADATA_HISTORY_DAYS * 24 * 60 * 60 * 1000,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     graphql: Object.freeze(graphqlLimits(e, production)),
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,

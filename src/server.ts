@@ -119,15 +119,18 @@ export async function createApp({
     return yoga(req, res);
   });
   let purgeTimer: NodeJS.Timeout | undefined;
+  // Expired entries (each leaves an EXPIRED event), then history events past METADATA_HISTORY_DAYS.
   const purgeExpired = () =>
-    services.metadata.purgeExpired().then(
-      (purged) => {
-        metrics?.countPurged(purged);
-        if (purged) logger.info({ purged }, "Expired entries purged");
-      },
+    services.metadata
+      .purgeExpired()
+      .then(async (events) => {
+        metrics?.countPurged(events.length);
+        if (events.length) logger.info({ purged: events.length }, "Expired entries purged");
+        const pruned = await services.metadata.pruneHistory();
+        if (pruned) logger.info({ pruned }, "Old history events pruned");
+      })
       // The next run retries; during a database outage every run fails until it is back.
-      (error: unknown) => logger.warn({ err: error }, "Expiry purge failed"),
-    );
+      .catch((error: unknown) => logger.warn({ err: error }, "Expiry purge failed"));
 
   return {
     yoga,

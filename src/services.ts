@@ -19,6 +19,7 @@ export function createServices(db: Database, config: Config): Services {
       // Only the embedded database is owned by this process alone: only there may reads be cached.
       repository: db.kind === "pglite" ? withPointReadCache(metadataRepository) : metadataRepository,
       limits: config.metadata,
+      historyRetentionMs: config.historyRetentionMs,
     }),
   };
 }

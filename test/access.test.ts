@@ -8,6 +8,7 @@ import {
   GetMetadata,
   GetMetadataForKey,
   ListMetadata,
+  MetadataHistory,
   SetMetadata,
   UpdateMetadata,
 } from "./support/operations.js";
@@ -42,7 +43,7 @@ interface Where extends ObjectRef {
 }
 
 const WRITES = ["updateMetadata", "deleteMetadata", "setMetadata", "deleteMetadataKeys"] as const;
-const READS = ["metadata", "metadataForKey", "metadataList"] as const;
+const READS = ["metadata", "metadataForKey", "metadataList", "metadataHistory"] as const;
 const OPERATIONS = [...WRITES, ...READS] as const;
 type Operation = (typeof OPERATIONS)[number];
 const isWrite = (op: Operation) => (WRITES as readonly string[]).includes(op);
@@ -119,6 +120,8 @@ describe.each(backends)("access policy on $name", (backend) => {
         return t.execute({ document: GetMetadataForKey, variables: { ...where, key }, token });
       case "metadataList":
         return t.execute({ document: ListMetadata, variables: { ...where }, token });
+      case "metadataHistory":
+        return t.execute({ document: MetadataHistory, variables: { ...where, key }, token });
     }
   }
 
@@ -219,6 +222,12 @@ describe.each(backends)("access policy on $name", (backend) => {
 
     it("metadata.read allows every read", async () => {
       expect(await look(READER, account, "k")).toEqual(only("k", "seed"));
+      const history = await t.execute({
+        document: MetadataHistory,
+        variables: { ...account, key: "k" },
+        token: await t.token(READER),
+      });
+      expect(history.body.data?.metadataHistory.edges.map((e) => e.node.value)).toEqual(["seed"]);
     });
 
     it("metadata.write allows reading and writing", async () => {

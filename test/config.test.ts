@@ -29,6 +29,7 @@ describe("loadConfig", () => {
     expect(config.host).toBeUndefined();
     expect(config.production).toBe(false);
     expect(config.purgeIntervalMs).toBe(60_000);
+    expect(config.historyRetentionMs).toBe(90 * 24 * 60 * 60 * 1000);
     expect(config.shutdownTimeoutMs).toBe(10_000);
     // No key outside production: the dev key.
     expect(config.jwt).toEqual({ source: { kind: "devKey" }, issuer: undefined, audience: undefined });
@@ -51,6 +52,7 @@ describe("loadConfig", () => {
       METADATA_MAX_VALUE_LENGTH: "1000",
       METADATA_MAX_KEYS_PER_OBJECT: "200",
       METADATA_PURGE_INTERVAL_SECONDS: "300",
+      METADATA_HISTORY_DAYS: "7",
       SHUTDOWN_TIMEOUT_SECONDS: "30",
       JWT_SECRET: SECRET,
       JWT_ISSUER: "https://idp.example.com/",
@@ -63,6 +65,7 @@ describe("loadConfig", () => {
       dataDir: "/var/lib/metadata-graph",
       metadata: { maxValueLength: 1000, maxKeysPerObject: 200 },
       purgeIntervalMs: 300_000,
+      historyRetentionMs: 7 * 24 * 60 * 60 * 1000,
       shutdownTimeoutMs: 30_000,
       jwt: { source: { kind: "secret", secret: SECRET }, issuer: "https://idp.example.com/" },
     });
@@ -96,6 +99,9 @@ describe("loadConfig", () => {
     ["METADATA_MAX_VALUE_LENGTH", "lots"],
     ["METADATA_MAX_KEYS_PER_OBJECT", "-1"],
     ["METADATA_PURGE_INTERVAL_SECONDS", "0"],
+    ["METADATA_HISTORY_DAYS", "0"],
+    ["METADATA_HISTORY_DAYS", "1.5"],
+    ["METADATA_HISTORY_DAYS", "forever"],
     ["SHUTDOWN_TIMEOUT_SECONDS", "1.5"],
     ["DATABASE_POOL_SIZE", "0"],
     ["DATABASE_URL", "mysql://x"],

@@ -111,7 +111,7 @@ describe.each(backends)("metadata entries on $name", (backend) => {
 
     await set({ identifier: "A-exp", key: "later", value: "z", expiresAt: new Date(Date.now() + 1000).toISOString() });
     await new Promise((r) => setTimeout(r, 1200));
-    expect(await t.app.services.metadata.purgeExpired()).toBeGreaterThanOrEqual(1);
+    expect((await t.app.services.metadata.purgeExpired()).length).toBeGreaterThanOrEqual(1);
     const rows = await t.db.prisma.metadata.findMany({ where: { identifier: "A-exp" } });
     expect(rows.map((r) => r.key)).toEqual(["flash"]);
   });

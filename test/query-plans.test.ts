@@ -10,6 +10,7 @@ import {
   GetMetadata,
   GetMetadataForKey,
   ListMetadata,
+  MetadataHistory,
   SetMetadata,
   UpdateMetadata,
 } from "./support/operations.js";
@@ -35,7 +36,13 @@ describe.each(backends)("query plans on $name", (backend) => {
             SELECT 't' || (i % 3), 'ACCOUNT', 'A-' || (i / ${KEYS_PER_IDENTIFIER}), '', 'pref.theme.' || (i % ${KEYS_PER_IDENTIFIER}),
                    '{"v":' || i || '}', CASE WHEN i % 50 = 0 THEN now() + interval '1 day' END
             FROM generate_series(1, ${IDENTIFIERS * KEYS_PER_IDENTIFIER}) AS i;
-            ANALYZE metadata;`),
+            INSERT INTO metadata_event (tenant, linked_object_type, identifier, namespace, key, operation, old_version,
+                                        new_version, value, actor, occurred_at)
+            SELECT 't' || (i % 3), 'ACCOUNT', 'A-' || (i / ${KEYS_PER_IDENTIFIER}), '', 'pref.theme.' || (i % ${KEYS_PER_IDENTIFIER}),
+                   'UPDATED', 1, 2, 'x', 's', now() - (i || ' minutes')::interval
+            FROM generate_series(1, ${IDENTIFIERS * KEYS_PER_IDENTIFIER}) AS i;
+            ANALYZE metadata;
+            ANALYZE metadata_event;`),
     );
   });
   afterAll(() => t.close());
@@ -61,14 +68,24 @@ describe.each(backends)("query plans on $name", (backend) => {
     await run({ document: SetMetadata, variables: { input: { ...object, entries } } });
     await run({ document: SetMetadata, variables: { input: { ...object, entries, mode: "REPLACE" } } });
     await run({ document: DeleteMetadataKeys, variables: { input: { ...object, keys: ["pref.theme.2", "pref.x"] } } });
+    await run({ document: MetadataHistory, variables: { ...object, key: "pref.theme.2", first: 5 } });
+    const page = await t.execute({ document: MetadataHistory, variables: { ...object, first: 1 }, token: staff });
+    const after = page.body.data?.metadataHistory.pageInfo.endCursor;
+    expect(after).toBeTruthy();
+    await run({ document: MetadataHistory, variables: { ...object, first: 5, after } });
     await t.app.services.metadata.purgeExpired();
+    await t.app.services.metadata.pruneHistory();
 
-    const writes = statements.filter((s) => /^\s*(INSERT|DELETE)/i.test(s.query));
+    const writes = statements.filter((s) => /^\s*(WITH|INSERT|DELETE)/i.test(s.query));
     expect(writes.length).toBeGreaterThanOrEqual(3);
     // The batches' own statements were captured too (set-based upsert, REPLACE's delete, the multi-key delete).
     expect(statements.filter((s) => /unnest\(/.test(s.query)).length).toBeGreaterThanOrEqual(2);
     expect(statements.filter((s) => /ALL\(\$6::text\[\]\)/.test(s.query)).length).toBeGreaterThanOrEqual(1);
     expect(statements.filter((s) => /ANY\(\$6::text\[\]\)/.test(s.query)).length).toBeGreaterThanOrEqual(1);
+    // The history's statements: the page (one key, every key, after a cursor), the purge and the prune.
+    expect(statements.filter((s) => /FROM metadata_event WHERE/.test(s.query)).length).toBeGreaterThanOrEqual(3);
+    expect(statements.filter((s) => /'EXPIRED'/.test(s.query)).length).toBeGreaterThanOrEqual(1);
+    expect(statements.filter((s) => /DELETE FROM metadata_event/.test(s.query)).length).toBeGreaterThanOrEqual(1);
     for (const statement of statements) {
       const plan = await explain(t, statement);
       if (process.env.SHOW_PLANS) console.log(`${statement.query}\n${plan}\n`);

@@ -13,6 +13,7 @@ const row = (value: string, version: number, expiresAt: Date | null = null): Met
   createdAt: new Date(0),
   updatedAt: new Date(0),
   expiresAt,
+  sequence: version,
 });
 
 /** A table of one key whose reads can be held open, to interleave them with writes. */
@@ -65,6 +66,7 @@ const upsertValues = (value: string) => ({
   expectedVersion: undefined,
   maxKeysPerObject: 10,
   now: new Date(),
+  actor: "u-1",
 });
 
 describe("embedded-mode point-read cache", () => {
@@ -77,7 +79,7 @@ describe("embedded-mode point-read cache", () => {
     expect(fake.reads()).toBe(1);
     await cached.upsert(scope, upsertValues("v2"));
     expect((await cached.findLive(scope, "k", now))?.value).toBe("v2");
-    await cached.delete(scope, "k", undefined, now);
+    await cached.delete(scope, "k", undefined, now, "u-1");
     expect(await cached.findLive(scope, "k", now)).toBeNull();
   });
 

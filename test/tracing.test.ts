@@ -117,7 +117,7 @@ describe.each(backends)("tracing on $name", (backend) => {
 
     expect(insert.kind).toBe(SpanKind.CLIENT);
     const statement = insert.attributes["db.statement"];
-    expect(statement).toMatch(/^INSERT INTO metadata AS m \(tenant, /);
+    expect(statement).toMatch(/^WITH changed AS \(\nINSERT INTO metadata AS m \(tenant, /);
     expect(statement).toContain("$7::text");
     expect(insert.attributes).toEqual({
       "db.system": "postgresql",
@@ -206,6 +206,19 @@ describe("describeStatement", () => {
     ["UPDATE metadata SET v = $1", "UPDATE metadata", "UPDATE", "metadata"],
     ["SELECT total.count FROM (SELECT count(*) FROM metadata) AS total", "SELECT metadata", "SELECT", "metadata"],
     ["SELECT 1", "SELECT", "SELECT", undefined],
+    // A write and its event in one statement: named by the change, not the event it appends.
+    [
+      "WITH entry AS (SELECT * FROM unnest($1::text[])), changed AS (INSERT INTO metadata AS m SELECT …), event AS (INSERT INTO metadata_event …) SELECT 1 FROM changed",
+      "INSERT metadata",
+      "INSERT",
+      "metadata",
+    ],
+    [
+      "WITH removed AS (DELETE FROM metadata_event WHERE x) SELECT count(*) FROM removed",
+      "DELETE metadata_event",
+      "DELETE",
+      "metadata_event",
+    ],
   ])("%s → %s", (sql, name, operation, table) => {
     const { name: spanName, attributes } = describeStatement(sql);
     expect(spanName).toBe(name);

@@ -45,3 +45,8 @@ export function principalFromClaims(claims: unknown): Principal {
     orgs: new Set(c.orgs),
   };
 }
+
+/** Who a change is recorded as: the user, or the client for a client-credentials token. */
+export function actorOf(principal: Principal): string | null {
+  return principal.subject ?? principal.clientId ?? null;
+}

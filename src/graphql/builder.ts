@@ -1,6 +1,6 @@
 import SchemaBuilder from "@pothos/core";
 import RelayPlugin from "@pothos/plugin-relay";
-import { DateTimeResolver, JSONResolver } from "graphql-scalars";
+import { DateTimeResolver, JSONResolver, SafeIntResolver } from "graphql-scalars";
 import type { Principal } from "../auth/principal.js";
 import type { Services } from "../services.js";
 
@@ -15,6 +15,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
+    SafeInt: { Input: number; Output: number };
   };
   Connection: { totalCount: number };
   DefaultFieldNullability: false;
@@ -30,6 +31,9 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType("DateTime", DateTimeResolver);
 builder.addScalarType("JSON", JSONResolver);
+// Sequences: a JSON number every client parses exactly (below 2^53), unlike Int (32 bits) or a
+// BigInt scalar that needs string handling or a JSON extension in JavaScript clients.
+builder.addScalarType("SafeInt", SafeIntResolver);
 
 builder.queryType({});
 builder.mutationType({});

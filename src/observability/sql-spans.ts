@@ -64,8 +64,12 @@ function tracedRunner(
  * tracing back ends still read, as instrumentations do in their "dup" mode.
  */
 export function describeStatement(sql: string): { name: string; attributes: Attributes } {
-  const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "";
-  const table = /\b(?:FROM|INTO|UPDATE)\s+"?([A-Za-z_]\w*)/i.exec(sql)?.[1];
+  const first = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? "";
+  // The writes are `WITH changed AS (INSERT …), event AS (INSERT INTO metadata_event …) SELECT …`:
+  // named by their first data-modifying statement, the change itself.
+  const change = first === "WITH" ? /\b(INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+"?([A-Za-z_]\w*)/i.exec(sql) : null;
+  const operation = change?.[1] ? (/^\w+/.exec(change[1])?.[0].toUpperCase() ?? first) : first;
+  const table = change?.[2] ?? /\b(?:FROM|INTO|UPDATE)\s+"?([A-Za-z_]\w*)/i.exec(sql)?.[1];
   const attributes: Attributes = {
     [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
     [ATTR_DB_QUERY_TEXT]: sql,

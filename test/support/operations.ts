@@ -14,6 +14,8 @@ export const EntryFields = graphql(`
     createdAt
     updatedAt
     expiresAt
+    sequence
+    resourceOwner
   }
 `);
 
@@ -103,6 +105,50 @@ export const ListMetadata = graphql(`
           key
           value
           version
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+    }
+  }
+`);
+
+export const MetadataHistory = graphql(`
+  query MetadataHistory(
+    $linkedObjectType: LinkedObjectType!
+    $identifier: String!
+    $key: String
+    $namespace: String
+    $first: Int
+    $after: String
+  ) {
+    metadataHistory(
+      linkedObjectType: $linkedObjectType
+      identifier: $identifier
+      key: $key
+      namespace: $namespace
+      first: $first
+      after: $after
+    ) {
+      edges {
+        cursor
+        node {
+          sequence
+          operation
+          key
+          namespace
+          linkedObjectType
+          identifier
+          oldVersion
+          newVersion
+          value
+          actor
+          occurredAt
+          resourceOwner
         }
       }
       pageInfo {

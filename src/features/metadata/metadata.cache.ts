@@ -42,18 +42,18 @@ export function withPointReadCache(repository: MetadataRepository): MetadataRepo
         invalidate(scope, values.key);
       }
     },
-    async delete(scope, key, expectedVersion, now) {
+    async delete(scope, key, expectedVersion, now, actor) {
       invalidate(scope, key);
       try {
-        return await repository.delete(scope, key, expectedVersion, now);
+        return await repository.delete(scope, key, expectedVersion, now, actor);
       } finally {
         invalidate(scope, key);
       }
     },
-    async deleteKeys(scope, keys, now) {
+    async deleteKeys(scope, keys, now, actor) {
       for (const key of keys) invalidate(scope, key);
       try {
-        return await repository.deleteKeys(scope, keys, now);
+        return await repository.deleteKeys(scope, keys, now, actor);
       } finally {
         for (const key of keys) invalidate(scope, key);
       }
@@ -76,28 +76,28 @@ export function withPointReadCache(repository: MetadataRepository): MetadataRepo
               writing(s, [values.key]);
               return tx.upsert(s, values);
             },
-            delete(s, key, expectedVersion, now) {
+            delete(s, key, expectedVersion, now, actor) {
               writing(s, [key]);
-              return tx.delete(s, key, expectedVersion, now);
+              return tx.delete(s, key, expectedVersion, now, actor);
             },
-            upsertMany(s, entries, now) {
+            upsertMany(s, entries, now, actor) {
               writing(
                 s,
                 entries.map((entry) => entry.key),
               );
-              return tx.upsertMany(s, entries, now);
+              return tx.upsertMany(s, entries, now, actor);
             },
-            deleteKeys(s, keys, now) {
+            deleteKeys(s, keys, now, actor) {
               writing(s, keys);
-              return tx.deleteKeys(s, keys, now);
+              return tx.deleteKeys(s, keys, now, actor);
             },
-            async deleteOtherKeys(s, keep, now) {
+            async deleteOtherKeys(s, keep, now, actor) {
               // Which keys go is known only afterwards: no read that overlaps the statement may fill.
               generation++;
-              const removed = await tx.deleteOtherKeys(s, keep, now);
+              const removed = await tx.deleteOtherKeys(s, keep, now, actor);
               writing(
                 s,
-                removed.map((row) => row.key),
+                removed.map(({ row }) => row.key),
               );
               return removed;
             },

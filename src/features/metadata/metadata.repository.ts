@@ -1,9 +1,22 @@
 import type { Metadata } from "../../../generated/prisma/client.js";
 import type { Database } from "../../db/database.js";
 import type { SqlArg, SqlRunner } from "../../db/sql.js";
+import type { MetadataEvent } from "./metadata.events.js";
 
-/** A row as Prisma's model types it, without the surrogate id nobody outside the table needs. */
-export type MetadataRow = Omit<Metadata, "id">;
+/**
+ * A row as Prisma's model types it, without the surrogate id nobody outside the table needs; its
+ * `sequence` read as a number (exact below 2^53: see COLUMNS).
+ */
+export type MetadataRow = Omit<Metadata, "id" | "sequence"> & { sequence: number };
+
+/** A row as a write left it (deletes: as it was) and the event the same statement appended. */
+export interface Written {
+  row: MetadataRow;
+  event: MetadataEvent;
+}
+
+/** Who changed an entry: the token's `sub` or client id; null for the expiry job. */
+export type Actor = string | null;
 
 /** One linked object's namespace within a tenant: where every statement is confined. */
 export interface EntryScope {
@@ -25,6 +38,15 @@ export interface EntryValues {
 export interface UpsertValues extends EntryValues {
   maxKeysPerObject: number;
   now: Date;
+  actor: Actor;
+}
+
+export interface HistoryQuery {
+  /** Undefined: every key of the namespace. */
+  key: string | undefined;
+  /** Events strictly older (lower sequence) than this. */
+  beforeSequence: number | undefined;
+  limit: number;
 }
 
 export interface PageQuery {
@@ -40,10 +62,47 @@ export interface PageQuery {
 
 // Every statement a request sends is hand-written SQL on the SQL runner (Prisma's driver adapter
 // without Prisma Client's query compiler: see src/db/sql.ts). Columns are aliased to Prisma's
-// model so rows keep one type; Prisma Client keeps the cold path (the expiry purge).
+// model so rows keep one type. Sequences are read as float8: a JS number, exact below 2^53 (at
+// 10,000 changes a second, 28,000 years), where the drivers read bigint as a string or a BigInt.
 const COLUMNS = `tenant, linked_object_type AS "linkedObjectType", identifier, namespace, key, value, version,
-  created_at AS "createdAt", updated_at AS "updatedAt", expires_at AS "expiresAt"`;
-const RETURNING = `RETURNING ${COLUMNS}`;
+  created_at AS "createdAt", updated_at AS "updatedAt", expires_at AS "expiresAt", sequence::float8 AS sequence`;
+const EVENT_COLUMNS = `sequence::float8 AS sequence, operation, tenant, linked_object_type AS "linkedObjectType",
+  identifier, namespace, key, old_version AS "oldVersion", new_version AS "newVersion", value, actor,
+  occurred_at AS "occurredAt"`;
+
+// Every write appends its events in the same statement (data-modifying CTEs): no extra round trip,
+// and they commit or roll back with the change. The `changed`/`removed` CTE returns the metadata
+// rows (RETURNING *), the `event` CTE what it appended under names that do not clash with them.
+const INSERT_EVENT = `INSERT INTO metadata_event (sequence, tenant, linked_object_type, identifier, namespace, key,
+  operation, old_version, new_version, value, actor, occurred_at)`;
+const EVENT_RETURNING = `RETURNING sequence AS event_sequence, key AS event_key, operation, old_version, new_version,
+  value AS event_value, actor, occurred_at`;
+/** The final SELECT's columns: the row's (COLUMNS) and its event's. */
+const WRITTEN_COLUMNS = `${COLUMNS}, event_sequence::float8 AS "eventSequence", operation, old_version AS "oldVersion",
+  new_version AS "newVersion", event_value AS "eventValue", actor, occurred_at AS "occurredAt"`;
+/**
+ * Upserts (`changed`): the row's new sequence is its event's. Versions only ever go up by one, and
+ * a write over an absent or expired row starts at 1: the old version is always version - 1.
+ * `actor` and `clock` name the statement's parameters.
+ */
+const upsertEvents = (actor: string, clock: string) => `, event AS (
+${INSERT_EVENT}
+SELECT sequence, tenant, linked_object_type, identifier, namespace, key,
+  CASE WHEN version = 1 THEN 'CREATED' ELSE 'UPDATED' END, version - 1, version, value, ${actor}::text, ${clock}::timestamptz
+FROM changed
+${EVENT_RETURNING}
+)
+SELECT ${WRITTEN_COLUMNS} FROM changed JOIN event ON event_sequence = changed.sequence`;
+/** Deletes (`removed`, rows of one scope): each event takes the next sequence. */
+const deleteEvents = (actor: string, clock: string) => `, event AS (
+${INSERT_EVENT}
+SELECT nextval('metadata_sequence'), tenant, linked_object_type, identifier, namespace, key,
+  'DELETED', version, NULL, NULL, ${actor}::text, ${clock}::timestamptz
+FROM removed
+${EVENT_RETURNING}
+)
+SELECT ${WRITTEN_COLUMNS} FROM removed JOIN event ON event_key = removed.key`;
+
 /** $1-$4 the scope: one object's namespace, expired rows included. */
 const IN_SCOPE = "tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND namespace = $4";
 /** $1-$4 the scope, $5 the clock: one object's namespace, live entries only. */
@@ -55,14 +114,15 @@ const liveOnObject = (clock: string) =>
 
 // The upserts' shared parts, $5 the clock. An expired row counts as absent: compare-and-set sees
 // version 0, and writing it starts again at version 1.
-const INSERT_INTO = `INSERT INTO metadata AS m (tenant, linked_object_type, identifier, namespace, key, value, expires_at, version, created_at, updated_at)`;
+const INSERT_INTO = `INSERT INTO metadata AS m (tenant, linked_object_type, identifier, namespace, key, value, expires_at, version, created_at, updated_at, sequence)`;
 const CAS_VERSION = "CASE WHEN m.expires_at <= $5::timestamptz THEN 0 ELSE m.version END";
 const ON_CONFLICT_UPDATE = `ON CONFLICT (tenant, linked_object_type, identifier, namespace, key) DO UPDATE SET
   value = EXCLUDED.value,
   expires_at = EXCLUDED.expires_at,
   version = CASE WHEN m.expires_at <= $5::timestamptz THEN 1 ELSE m.version + 1 END,
   created_at = CASE WHEN m.expires_at <= $5::timestamptz THEN $5::timestamptz ELSE m.created_at END,
-  updated_at = $5::timestamptz`;
+  updated_at = $5::timestamptz,
+  sequence = EXCLUDED.sequence`;
 
 // Batches on one object take this lock, one after the other: a REPLACE never interleaves with
 // another batch's writes, and the key limit counts what the batches before committed. The two-key
@@ -92,12 +152,8 @@ function keyRange(q: Partial<Pick<PageQuery, "keyPrefix" | "afterKey" | "beforeK
   return { sql: conditions.map((c) => ` AND ${c}`).join(""), values };
 }
 
-/** The only module that talks to the metadata table. */
-export function createMetadataRepository({
-  prisma,
-  sql,
-  transaction,
-}: Pick<Database, "prisma" | "sql" | "transaction">) {
+/** The only module that talks to the metadata and metadata_event tables. */
+export function createMetadataRepository({ sql, transaction }: Pick<Database, "sql" | "transaction">) {
   return {
     ...statementsOn(sql),
 
@@ -112,10 +168,63 @@ export function createMetadataRepository({
       });
     },
 
-    /** Removes expired rows; returns how many. */
-    async purgeExpired(now: Date): Promise<number> {
-      const { count } = await prisma.metadata.deleteMany({ where: { expiresAt: { lte: now } } });
-      return count;
+    /**
+     * Removes up to `limit` expired rows, appending an EXPIRED event for each (at the
+     * instant it expired, no actor); returns the events. The outer `expires_at` test is checked
+     * again on a row a concurrent write changed meanwhile: a row written again is not removed.
+     */
+    purgeExpired(now: Date, limit: number): Promise<MetadataEvent[]> {
+      return sql.query<MetadataEvent>(
+        `WITH removed AS (
+  DELETE FROM metadata WHERE expires_at <= $1::timestamptz
+    AND id IN (SELECT id FROM metadata WHERE expires_at <= $1::timestamptz LIMIT $2::int)
+  RETURNING *
+)
+${INSERT_EVENT}
+SELECT nextval('metadata_sequence'), tenant, linked_object_type, identifier, namespace, key,
+  'EXPIRED', version, NULL, NULL, NULL, expires_at
+FROM removed
+RETURNING ${EVENT_COLUMNS}`,
+        [now, limit],
+      );
+    },
+
+    /**
+     * Removes up to `limit` events that occurred before `before`; returns how many. Rows are found
+     * through the time index and deleted by their physical address (a TID scan): the primary key
+     * starts with the object, not the sequence, and events are never updated, so the address holds.
+     */
+    async pruneHistory(before: Date, limit: number): Promise<number> {
+      const [row] = await sql.query<{ count: number }>(
+        `WITH pruned AS (
+  DELETE FROM metadata_event
+  WHERE ctid = ANY(ARRAY(SELECT ctid FROM metadata_event WHERE occurred_at < $1::timestamptz LIMIT $2::int))
+  RETURNING 1
+)
+SELECT count(*)::int AS count FROM pruned`,
+        [before, limit],
+      );
+      return row?.count ?? 0;
+    },
+
+    /** One object's namespace's events (one key's, or all), newest first. */
+    findHistory(scope: EntryScope, q: HistoryQuery): Promise<MetadataEvent[]> {
+      const args: SqlArg[] = [scope.tenant, scope.linkedObjectType, scope.identifier, scope.namespace];
+      let where = IN_SCOPE;
+      if (q.key !== undefined) {
+        args.push(q.key);
+        where += ` AND key = $${args.length}`;
+      }
+      if (q.beforeSequence !== undefined) {
+        args.push(q.beforeSequence);
+        where += ` AND sequence < $${args.length}::bigint`;
+      }
+      args.push(q.limit);
+      return sql.query<MetadataEvent>(
+        // Qualified: the bare name would sort by the float8 output column, which no index orders.
+        `SELECT ${EVENT_COLUMNS} FROM metadata_event WHERE ${where} ORDER BY metadata_event.sequence DESC LIMIT $${args.length}::int`,
+        args,
+      );
     },
   };
 }
@@ -174,14 +283,16 @@ LEFT JOIN LATERAL (
     },
 
     /**
-     * Creates or updates in one statement. Returns null when nothing was written: the
-     * compare-and-set failed, or a new key would pass the per-object limit. An expired row counts
-     * as absent: writing it starts again at version 1.
+     * Creates or updates in one statement, appending its event. Returns null when nothing was
+     * written: the compare-and-set failed, or a new key would pass the per-object limit. An expired
+     * row counts as absent: writing it starts again at version 1.
      */
-    async upsert(scope: EntryScope, v: UpsertValues): Promise<MetadataRow | null> {
-      const rows = await sql.query<MetadataRow>(
-        `${INSERT_INTO}
-SELECT $1::text, $2::text, $3::text, $4::text, $6::text, $7::text, $8::timestamptz, 1, $5::timestamptz, $5::timestamptz
+    async upsert(scope: EntryScope, v: UpsertValues): Promise<Written | null> {
+      const rows = await sql.query<WrittenColumns>(
+        `WITH changed AS (
+${INSERT_INTO}
+SELECT $1::text, $2::text, $3::text, $4::text, $6::text, $7::text, $8::timestamptz, 1, $5::timestamptz, $5::timestamptz,
+  nextval('metadata_sequence')
 WHERE ($9::int IS NULL OR $9::int = 0
        OR EXISTS (SELECT 1 FROM metadata WHERE ${IN_SCOPE} AND key = $6))
   AND CASE
@@ -190,64 +301,92 @@ WHERE ($9::int IS NULL OR $9::int = 0
       END
 ${ON_CONFLICT_UPDATE}
 WHERE $9::int IS NULL OR $9::int = ${CAS_VERSION}
-${RETURNING}`,
-        [...scopeArgs(scope, v.now), v.key, v.value, v.expiresAt, v.expectedVersion ?? null, v.maxKeysPerObject],
+RETURNING *
+)${upsertEvents("$11", "$5")}`,
+        [
+          ...scopeArgs(scope, v.now),
+          v.key,
+          v.value,
+          v.expiresAt,
+          v.expectedVersion ?? null,
+          v.maxKeysPerObject,
+          v.actor,
+        ],
       );
-      return rows[0] ?? null;
+      return rows[0] ? toWritten(rows[0]) : null;
     },
 
-    /** Deletes a live entry, optionally only at `expectedVersion`; returns it as it was. */
-    async delete(scope: EntryScope, key: string, expectedVersion: number | undefined, now: Date) {
-      const rows = await sql.query<MetadataRow>(
-        `DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6 AND ($7::int IS NULL OR version = $7::int) ${RETURNING}`,
-        [...scopeArgs(scope, now), key, expectedVersion ?? null],
+    /** Deletes a live entry, optionally only at `expectedVersion`, appending its event; returns it as it was. */
+    async delete(
+      scope: EntryScope,
+      key: string,
+      expectedVersion: number | undefined,
+      now: Date,
+      actor: Actor,
+    ): Promise<Written | null> {
+      const rows = await sql.query<WrittenColumns>(
+        `WITH removed AS (
+  DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6 AND ($7::int IS NULL OR version = $7::int) RETURNING *
+)${deleteEvents("$8", "$5")}`,
+        [...scopeArgs(scope, now), key, expectedVersion ?? null, actor],
       );
-      return rows[0] ?? null;
+      return rows[0] ? toWritten(rows[0]) : null;
     },
 
     /**
      * Upserts several entries in one statement, each with its own compare-and-set, as `upsert` does
-     * one but without the key limit (the caller counts afterwards, in its transaction). Returns the
-     * rows written, in no particular order: an entry whose compare-and-set failed is missing. Keys
-     * must be unique (a second write of one row in a statement is an error).
+     * one but without the key limit (the caller counts afterwards, in its transaction), appending
+     * their events. Returns the rows written, in no particular order: an entry whose
+     * compare-and-set failed is missing. Keys must be unique (a second write of one row in a
+     * statement is an error).
      */
-    upsertMany(scope: EntryScope, entries: readonly EntryValues[], now: Date): Promise<MetadataRow[]> {
-      return sql.query<MetadataRow>(
+    async upsertMany(scope: EntryScope, entries: readonly EntryValues[], now: Date, actor: Actor): Promise<Written[]> {
+      const rows = await sql.query<WrittenColumns>(
         `WITH entry AS (
   SELECT * FROM unnest($6::text[], $7::text[], $8::timestamptz[], $9::int[]) AS e(key, value, expires_at, expected_version)
-)
+), changed AS (
 ${INSERT_INTO}
-SELECT $1::text, $2::text, $3::text, $4::text, e.key, e.value, e.expires_at, 1, $5::timestamptz, $5::timestamptz
+SELECT $1::text, $2::text, $3::text, $4::text, e.key, e.value, e.expires_at, 1, $5::timestamptz, $5::timestamptz,
+  nextval('metadata_sequence')
 FROM entry AS e
 WHERE e.expected_version IS NULL OR e.expected_version = 0
    OR EXISTS (SELECT 1 FROM metadata WHERE ${IN_SCOPE} AND key = e.key)
 ${ON_CONFLICT_UPDATE}
 WHERE (SELECT e.expected_version IS NULL OR e.expected_version = ${CAS_VERSION} FROM entry AS e WHERE e.key = EXCLUDED.key)
-${RETURNING}`,
+RETURNING *
+)${upsertEvents("$10", "$5")}`,
         [
           ...scopeArgs(scope, now),
           entries.map((e) => e.key),
           entries.map((e) => e.value),
           entries.map((e) => e.expiresAt),
           entries.map((e) => e.expectedVersion ?? null),
+          actor,
         ],
       );
+      return rows.map(toWritten);
     },
 
-    /** Deletes these keys' live entries; returns them as they were (absent keys are not in the result). */
-    deleteKeys(scope: EntryScope, keys: readonly string[], now: Date): Promise<MetadataRow[]> {
-      return sql.query<MetadataRow>(
-        `DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = ANY($6::text[]) ${RETURNING}`,
-        [...scopeArgs(scope, now), keys],
+    /** Deletes these keys' live entries, appending their events; returns them as they were (absent keys are not in the result). */
+    async deleteKeys(scope: EntryScope, keys: readonly string[], now: Date, actor: Actor): Promise<Written[]> {
+      const rows = await sql.query<WrittenColumns>(
+        `WITH removed AS (
+  DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = ANY($6::text[]) RETURNING *
+)${deleteEvents("$7", "$5")}`,
+        [...scopeArgs(scope, now), keys, actor],
       );
+      return rows.map(toWritten);
     },
 
-    /** Deletes every live entry of the namespace but these keys'; returns them as they were. */
-    deleteOtherKeys(scope: EntryScope, keep: readonly string[], now: Date): Promise<MetadataRow[]> {
-      return sql.query<MetadataRow>(
-        `DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key <> ALL($6::text[]) ${RETURNING}`,
-        [...scopeArgs(scope, now), keep],
+    /** Deletes every live entry of the namespace but these keys', appending their events; returns them as they were. */
+    async deleteOtherKeys(scope: EntryScope, keep: readonly string[], now: Date, actor: Actor): Promise<Written[]> {
+      const rows = await sql.query<WrittenColumns>(
+        `WITH removed AS (
+  DELETE FROM metadata WHERE ${LIVE_IN_SCOPE} AND key <> ALL($6::text[]) RETURNING *
+)${deleteEvents("$7", "$5")}`,
+        [...scopeArgs(scope, now), keep, actor],
       );
+      return rows.map(toWritten);
     },
 
     /** Live entries of the object in every namespace: what METADATA_MAX_KEYS_PER_OBJECT limits. */
@@ -257,6 +396,34 @@ ${RETURNING}`,
         [scope.tenant, scope.linkedObjectType, scope.identifier, now],
       );
       return row?.count ?? 0;
+    },
+  };
+}
+
+/** A row of WRITTEN_COLUMNS: the metadata row's columns, then its event's. */
+type WrittenColumns = MetadataRow &
+  Pick<MetadataEvent, "operation" | "oldVersion" | "newVersion" | "actor" | "occurredAt"> & {
+    eventSequence: number;
+    eventValue: string | null;
+  };
+
+function toWritten(r: WrittenColumns): Written {
+  const { operation, oldVersion, newVersion, actor, occurredAt, eventSequence, eventValue, ...row } = r;
+  return {
+    row,
+    event: {
+      sequence: eventSequence,
+      operation,
+      tenant: row.tenant,
+      linkedObjectType: row.linkedObjectType,
+      identifier: row.identifier,
+      namespace: row.namespace,
+      key: row.key,
+      oldVersion,
+      newVersion,
+      value: eventValue,
+      actor,
+      occurredAt,
     },
   };
 }

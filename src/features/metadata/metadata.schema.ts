@@ -12,7 +12,7 @@ export const LinkedObjectTypeEnum = builder.enumType("LinkedObjectType", {
   values: LINKED_OBJECT_TYPES,
 });
 
-const namespaceDescription =
+export const namespaceDescription =
   "Visibility level: omitted = default namespace (the user's own); a name like `billing` = readable by the user, " +
   "written by staff; `$app` = the calling OAuth client's private namespace.";
 
@@ -34,6 +34,11 @@ export const MetadataRef = builder.objectRef<MetadataEntry>("Metadata").implemen
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true }),
+    sequence: t.expose("sequence", {
+      type: "SafeInt",
+      description: "The sequence of the entry's last change: its newest metadataHistory event's.",
+    }),
+    resourceOwner: t.exposeString("resourceOwner", { description: "The tenant that owns the entry." }),
   }),
 });
 
@@ -175,7 +180,7 @@ builder.mutationFields((t) => ({
     description: "Create or update an entry (upsert). With expectedVersion, a compare-and-set.",
     args: { input: t.arg({ type: MetadataInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      metadata: await ctx.services.metadata.setEntry(ctx.principal, input),
+      metadata: (await ctx.services.metadata.setEntry(ctx.principal, input)).result,
     }),
   }),
   deleteMetadata: t.field({
@@ -183,7 +188,7 @@ builder.mutationFields((t) => ({
     description: "Delete an entry; returns it as it was. With expectedVersion, only at that version.",
     args: { input: t.arg({ type: DeleteMetadataInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      metadata: await ctx.services.metadata.deleteEntry(ctx.principal, input),
+      metadata: (await ctx.services.metadata.deleteEntry(ctx.principal, input)).result,
     }),
   }),
   setMetadata: t.field({
@@ -192,7 +197,7 @@ builder.mutationFields((t) => ({
       "Write several entries of one object's namespace atomically: all or none. An entry that fails " +
       "(extensions.index) fails the batch with its error; nothing is written then.",
     args: { input: t.arg({ type: SetMetadataInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.metadata.setEntries(ctx.principal, input),
+    resolve: async (_root, { input }, ctx) => (await ctx.services.metadata.setEntries(ctx.principal, input)).result,
   }),
   deleteMetadataKeys: t.field({
     type: DeleteMetadataKeys,
@@ -201,7 +206,7 @@ builder.mutationFields((t) => ({
       "with no entry is skipped (unlike deleteMetadata, which answers NOT_FOUND): the keys are absent either way.",
     args: { input: t.arg({ type: DeleteMetadataKeysInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      metadata: await ctx.services.metadata.deleteEntries(ctx.principal, input),
+      metadata: (await ctx.services.metadata.deleteEntries(ctx.principal, input)).result,
     }),
   }),
 }));

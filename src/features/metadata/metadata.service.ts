@@ -1,14 +1,17 @@
 import { type Access, authorize, type LinkedObjectType } from "../../auth/policy.js";
-import type { Principal } from "../../auth/principal.js";
+import { actorOf, type Principal } from "../../auth/principal.js";
 import { BatchEntryFailed, InvalidInput, LimitExceeded, NotFound, VersionConflict } from "../../errors.js";
 import { atEntry, type BatchMode, entryPastKeyLimit } from "./metadata.batch.js";
-import { decodeCursor, encodeCursor } from "./metadata.cursor.js";
+import { decodeCursor, decodeSequenceCursor, encodeCursor, encodeSequenceCursor } from "./metadata.cursor.js";
+import type { EventOperation, MetadataEvent } from "./metadata.events.js";
 import type {
+  Actor,
   EntryScope,
   EntryValues,
   MetadataRepository,
   MetadataRow,
   MetadataStatements,
+  Written,
 } from "./metadata.repository.js";
 import {
   assertBatchKeys,
@@ -31,6 +34,35 @@ export interface MetadataEntry {
   createdAt: Date;
   updatedAt: Date;
   expiresAt: Date | null;
+  /** The sequence of its last change (its last history event's). */
+  sequence: number;
+  /** The tenant that owns it. */
+  resourceOwner: string;
+}
+
+/** A history event as clients see it: the namespace as they name it, the tenant as resourceOwner. */
+export interface HistoryEvent {
+  sequence: number;
+  operation: EventOperation;
+  key: string;
+  namespace: string | null;
+  linkedObjectType: LinkedObjectType;
+  identifier: string;
+  oldVersion: number;
+  newVersion: number | null;
+  value: string | null;
+  actor: string | null;
+  occurredAt: Date;
+  resourceOwner: string;
+}
+
+/**
+ * What a write did, and the events it appended (as stored: tenant and stored namespace, for
+ * whoever publishes them after commit), in sequence order.
+ */
+export interface Changed<T> {
+  result: T;
+  events: MetadataEvent[];
 }
 
 export interface ObjectRef {
@@ -78,6 +110,21 @@ export interface DeleteEntryInput extends ObjectRef {
   expectedVersion?: number | null;
 }
 
+export interface HistoryRef extends ObjectRef {
+  /** Omitted: every key of the namespace. */
+  key?: string | null;
+}
+
+export interface HistoryPageArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+export interface HistoryPage {
+  edges: { cursor: string; node: HistoryEvent }[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+}
+
 export interface PageArgs {
   keyPrefix?: string | null;
   first?: number | null;
@@ -99,13 +146,17 @@ export interface MetadataLimits {
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
+/** Rows per statement of the expiry purge and the history prune: each statement holds its locks briefly. */
+const MAINTENANCE_BATCH = 1000;
 
 export function createMetadataService(deps: {
   repository: MetadataRepository;
   limits: MetadataLimits;
+  /** How long history events are kept (pruneHistory). */
+  historyRetentionMs: number;
   now?: () => Date;
 }) {
-  const { repository, limits } = deps;
+  const { repository, limits, historyRetentionMs } = deps;
   const now = deps.now ?? (() => new Date());
 
   /** Validate the reference, then ask the policy where the caller may act. */
@@ -120,6 +171,13 @@ export function createMetadataService(deps: {
       identifier: ref.identifier,
       namespace: grant.storedNamespace,
     };
+  }
+
+  /** A write's scope and who it is recorded as. */
+  function writeScopeFor(principal: Principal | null, ref: ObjectRef): { scope: EntryScope; actor: Actor } {
+    const scope = scopeFor(principal, "write", ref);
+    // authorize has refused a missing principal already.
+    return { scope, actor: principal ? actorOf(principal) : null };
   }
 
   async function currentVersion(scope: EntryScope, key: string, on: MetadataStatements = repository): Promise<number> {
@@ -180,13 +238,18 @@ export function createMetadataService(deps: {
     },
 
     /** Upsert: version 1 on create, +1 per update; `expectedVersion` makes it a compare-and-set. */
-    async setEntry(principal: Principal | null, input: SetEntryInput): Promise<MetadataEntry> {
+    async setEntry(principal: Principal | null, input: SetEntryInput): Promise<Changed<MetadataEntry>> {
       const at = now();
       assertEntryWrite(input, at, limits.maxValueLength);
-      const scope = scopeFor(principal, "write", input);
+      const { scope, actor } = writeScopeFor(principal, input);
       const values = entryValues(input);
-      const row = await repository.upsert(scope, { ...values, maxKeysPerObject: limits.maxKeysPerObject, now: at });
-      if (row) return toEntry(row);
+      const written = await repository.upsert(scope, {
+        ...values,
+        maxKeysPerObject: limits.maxKeysPerObject,
+        now: at,
+        actor,
+      });
+      if (written) return { result: toEntry(written.row), events: [written.event] };
       // Nothing written: say why. A version mismatch wins; otherwise the key limit stopped it.
       const current = await currentVersion(scope, input.key);
       if (values.expectedVersion !== undefined && values.expectedVersion !== current) {
@@ -199,19 +262,21 @@ export function createMetadataService(deps: {
      * Writes every entry or none, in one transaction; REPLACE also removes the namespace's other
      * keys. An entry that fails fails the batch, with its own error and its index.
      */
-    async setEntries(principal: Principal | null, input: SetEntriesInput): Promise<SetEntriesResult> {
+    async setEntries(principal: Principal | null, input: SetEntriesInput): Promise<Changed<SetEntriesResult>> {
       const at = now();
       const keys = input.entries.map((entry) => entry.key);
       assertBatchKeys(keys, "entries");
       for (const [index, entry] of input.entries.entries()) {
         atEntry(index, () => assertEntryWrite(entry, at, limits.maxValueLength));
       }
-      const scope = scopeFor(principal, "write", input);
+      const { scope, actor } = writeScopeFor(principal, input);
       const values = input.entries.map(entryValues);
-      // Throwing inside rolls the transaction back: the removals and every entry written before.
+      // Throwing inside rolls the transaction back: the removals, every entry written before and
+      // their events.
       return repository.inObjectTransaction(scope, async (tx) => {
-        const removed = input.mode === "REPLACE" ? await tx.deleteOtherKeys(scope, keys, at) : [];
-        const written = new Map((await tx.upsertMany(scope, values, at)).map((row) => [row.key, row]));
+        const removed = input.mode === "REPLACE" ? await tx.deleteOtherKeys(scope, keys, at, actor) : [];
+        const upserted = await tx.upsertMany(scope, values, at, actor);
+        const written = new Map(upserted.map(({ row }) => [row.key, row]));
         const rows: MetadataRow[] = [];
         for (const [index, entry] of values.entries()) {
           const row = written.get(entry.key);
@@ -227,18 +292,21 @@ export function createMetadataService(deps: {
         const live = await tx.countLiveOnObject(scope, at);
         const pastLimit = entryPastKeyLimit(newKeyEntries, live, limits.maxKeysPerObject);
         if (pastLimit !== undefined) throw new BatchEntryFailed(pastLimit, keyLimitExceeded(input));
-        return { entries: rows.map(toEntry), removedKeys: removed.map((row) => row.key).sort() };
+        return {
+          result: { entries: rows.map(toEntry), removedKeys: removed.map(({ row }) => row.key).sort() },
+          events: eventsOf([...removed, ...upserted]),
+        };
       });
     },
 
     /** Deletes a live entry; returns it as it was. */
-    async deleteEntry(principal: Principal | null, input: DeleteEntryInput): Promise<MetadataEntry> {
+    async deleteEntry(principal: Principal | null, input: DeleteEntryInput): Promise<Changed<MetadataEntry>> {
       assertKey(input.key);
       assertExpectedVersion(input.expectedVersion);
-      const scope = scopeFor(principal, "write", input);
+      const { scope, actor } = writeScopeFor(principal, input);
       const expectedVersion = input.expectedVersion ?? undefined;
-      const row = await repository.delete(scope, input.key, expectedVersion, now());
-      if (row) return toEntry(row);
+      const removed = await repository.delete(scope, input.key, expectedVersion, now(), actor);
+      if (removed) return { result: toEntry(removed.row), events: [removed.event] };
       const current = await currentVersion(scope, input.key);
       if (current === 0)
         throw new NotFound(`No metadata '${input.key}' on ${input.linkedObjectType} ${input.identifier}`);
@@ -249,20 +317,68 @@ export function createMetadataService(deps: {
      * Deletes several keys' live entries in one statement; returns them as they were, in the order
      * asked. A key with no live entry is not in the result: the batch asks for absence, which holds.
      */
-    async deleteEntries(principal: Principal | null, input: DeleteEntriesInput): Promise<MetadataEntry[]> {
+    async deleteEntries(principal: Principal | null, input: DeleteEntriesInput): Promise<Changed<MetadataEntry[]>> {
       assertBatchKeys(input.keys, "keys");
       for (const [index, key] of input.keys.entries()) atEntry(index, () => assertKey(key, "keys"));
-      const scope = scopeFor(principal, "write", input);
-      const removed = new Map((await repository.deleteKeys(scope, input.keys, now())).map((row) => [row.key, row]));
-      return input.keys.flatMap((key) => {
+      const { scope, actor } = writeScopeFor(principal, input);
+      const deleted = await repository.deleteKeys(scope, input.keys, now(), actor);
+      const removed = new Map(deleted.map(({ row }) => [row.key, row]));
+      const result = input.keys.flatMap((key) => {
         const row = removed.get(key);
         return row ? [toEntry(row)] : [];
       });
+      return { result, events: eventsOf(deleted) };
     },
 
-    /** The periodic job: expired entries are already invisible; this reclaims their rows. */
-    purgeExpired(): Promise<number> {
-      return repository.purgeExpired(now());
+    /**
+     * The periodic job: expired entries are already invisible; this reclaims their rows, batch by
+     * batch, each batch with its EXPIRED events. Returns the events.
+     */
+    async purgeExpired(): Promise<MetadataEvent[]> {
+      const at = now();
+      const events: MetadataEvent[] = [];
+      for (;;) {
+        const batch = await repository.purgeExpired(at, MAINTENANCE_BATCH);
+        events.push(...batch);
+        if (batch.length < MAINTENANCE_BATCH) return events;
+      }
+    },
+
+    /** The periodic job: drops history events older than the retention (METADATA_HISTORY_DAYS); returns how many. */
+    async pruneHistory(): Promise<number> {
+      const before = new Date(now().getTime() - historyRetentionMs);
+      let pruned = 0;
+      for (;;) {
+        const count = await repository.pruneHistory(before, MAINTENANCE_BATCH);
+        pruned += count;
+        if (count < MAINTENANCE_BATCH) return pruned;
+      }
+    },
+
+    /**
+     * One object's namespace's changes, newest first (one key's, or every key's), paged by
+     * sequence. Reach is a read's: whoever may read the namespace may read its history.
+     */
+    async listHistory(principal: Principal | null, ref: HistoryRef, page: HistoryPageArgs): Promise<HistoryPage> {
+      const key = ref.key ?? undefined;
+      if (key !== undefined) assertKey(key);
+      const size = page.first ?? DEFAULT_PAGE_SIZE;
+      if (size < 0 || size > MAX_PAGE_SIZE) throw new InvalidInput("first", `must be between 0 and ${MAX_PAGE_SIZE}`);
+      const beforeSequence = decodeSequenceCursor(page.after, "after");
+      const scope = scopeFor(principal, "read", ref);
+      const events = await repository.findHistory(scope, { key, beforeSequence, limit: size + 1 });
+      const edges = events
+        .slice(0, size)
+        .map((event) => ({ cursor: encodeSequenceCursor(event.sequence), node: toHistoryEvent(event) }));
+      return {
+        edges,
+        pageInfo: {
+          hasNextPage: events.length > size,
+          hasPreviousPage: beforeSequence !== undefined,
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      };
     },
   };
 }
@@ -288,6 +404,29 @@ function entryValues(entry: EntryWrite): EntryValues {
   };
 }
 
+/** The events of these writes, in sequence order. */
+function eventsOf(written: readonly Written[]): MetadataEvent[] {
+  return written.map(({ event }) => event).sort((a, b) => a.sequence - b.sequence);
+}
+
+/** An event as clients see it. */
+export function toHistoryEvent(event: MetadataEvent): HistoryEvent {
+  return {
+    sequence: event.sequence,
+    operation: event.operation,
+    key: event.key,
+    namespace: displayNamespace(event.namespace),
+    linkedObjectType: event.linkedObjectType as LinkedObjectType,
+    identifier: event.identifier,
+    oldVersion: event.oldVersion,
+    newVersion: event.newVersion,
+    value: event.value,
+    actor: event.actor,
+    occurredAt: event.occurredAt,
+    resourceOwner: event.tenant,
+  };
+}
+
 function toEntry(row: MetadataRow): MetadataEntry {
   return {
     key: row.key,
@@ -299,6 +438,8 @@ function toEntry(row: MetadataRow): MetadataEntry {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     expiresAt: row.expiresAt,
+    sequence: row.sequence,
+    resourceOwner: row.tenant,
   };
 }
 
