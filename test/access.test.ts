@@ -125,7 +125,12 @@ describe.each(backends)("access policy on $name", (backend) => {
       case "metadataSearch":
         return t.execute({
           document: SearchMetadata,
-          variables: { linkedObjectType: where.linkedObjectType, namespace: where.namespace, key, jsonContains: {} },
+          variables: {
+            linkedObjectType: where.linkedObjectType,
+            namespace: where.namespace,
+            key,
+            jsonContains: { a: 1 },
+          },
           token,
         });
     }

@@ -26,18 +26,21 @@ $$;
 -- application can forget it.
 ALTER TABLE "metadata" ADD COLUMN "value_json" JSONB GENERATED ALWAYS AS (metadata_try_jsonb("value")) STORED;
 
--- What the containment search looks for, as one jsonb document: the entry's tenant, object type,
--- namespace and key next to its parsed value. One GIN index over it (jsonb_path_ops: a hash per
--- path, so long values cost no more) answers tenant + type + namespace + key + containment at once.
--- jsonb_build_object is only STABLE (for "any" arguments); over text and jsonb it is immutable,
--- which an index expression needs, hence the wrapper. Not inlined (its body is less immutable than
--- it), so queries must call this same function to use the index.
+-- What the containment search looks for, as one jsonb document: {"<scope>": value_json}, where
+-- <scope> is the JSON text of [tenant, linked_object_type, namespace, key]. jsonb_path_ops indexes a
+-- hash of each leaf's whole path, so every entry of the GIN index below is specific to one scope and
+-- one path to a leaf of the value: a search reads the posting lists of its own scope only (no list
+-- of "every row of the tenant" to intersect), and long values cost no more. jsonb_build_object is
+-- only STABLE (for "any" arguments); over text and jsonb it is immutable, which an index expression
+-- needs, hence the wrapper. It is not inlined (its body is less immutable than it): queries call
+-- this same function to use the index.
 CREATE FUNCTION metadata_search_doc(tenant text, linked_object_type text, namespace text, key text, value_json jsonb)
 RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT jsonb_build_object('t', tenant, 'o', linked_object_type, 'n', namespace, 'k', key, 'v', value_json)
+  SELECT jsonb_build_object(jsonb_build_array(tenant, linked_object_type, namespace, key)::text, value_json)
 $$;
 
 -- Entries whose value is not JSON are not in it: they can never match a containment search.
+-- The recheck compares the documents themselves: the scope must be equal, not just hash alike.
 CREATE INDEX "metadata_search_json_idx" ON "metadata"
   USING gin (metadata_search_doc("tenant", "linked_object_type", "namespace", "key", "value_json") jsonb_path_ops)
   WHERE "value_json" IS NOT NULL;

@@ -93,6 +93,8 @@ const ON_CONFLICT_UPDATE = `ON CONFLICT (tenant, linked_object_type, identifier,
 // only makes two objects' batches wait for each other.
 const LOCK_OBJECT = `SELECT pg_advisory_xact_lock(${0x6d67}, hashtext(json_build_array($1::text, $2::text, $3::text)::text))`;
 
+const SCOPE_OF_SEARCH = "tenant = $1 AND linked_object_type = $2 AND namespace = $3 AND key = $4";
+
 /** The search's document (migrations/20261127220000_search): the GIN index is over this expression. */
 const searchDoc = (value: string) => `metadata_search_doc($1::text, $2::text, $3::text, $4::text, ${value})`;
 const SEARCH_DOC_OF_ROW = "metadata_search_doc(tenant, linked_object_type, namespace, key, value_json)";
@@ -105,9 +107,7 @@ const SEARCH_DOC_OF_ROW = "metadata_search_doc(tenant, linked_object_type, names
  * for itself wrapped in an array, which is what `@>` on the value itself answers.
  */
 function matchCondition(match: SearchQuery["match"]): string {
-  if ("valueEquals" in match) {
-    return "tenant = $1 AND linked_object_type = $2 AND namespace = $3 AND key = $4 AND md5(value) = md5($5::text) AND value = $5::text";
-  }
+  if ("valueEquals" in match) return `${SCOPE_OF_SEARCH} AND md5(value) = md5($5::text) AND value = $5::text`;
   const contains = `${SEARCH_DOC_OF_ROW} @> ${searchDoc("$5::jsonb")}`;
   const inArray = `${SEARCH_DOC_OF_ROW} @> ${searchDoc("jsonb_build_array($5::jsonb)")}`;
   return `value_json IS NOT NULL AND ${match.scalar ? `(${contains} OR ${inArray})` : contains}`;
@@ -209,7 +209,11 @@ LEFT JOIN LATERAL (
     async search(q: SearchQuery): Promise<{ rows: MetadataRow[]; totalCount: number }> {
       const value = "valueEquals" in q.match ? q.match.valueEquals : q.match.jsonContains;
       const where = new Conditions(7);
-      if (q.identifiers) where.add(`identifier = ANY(${where.param(q.identifiers)}::text[])`);
+      if (q.identifiers) {
+        // A user's reach: its few objects, found by the unique index (the scope spelled out for it).
+        if ("jsonContains" in q.match) where.add(SCOPE_OF_SEARCH);
+        where.add(`identifier = ANY(${where.param(q.identifiers)}::text[])`);
+      }
       const page = new Conditions(7 + where.values.length);
       if (q.afterIdentifier !== undefined) page.add(`identifier > ${page.param(q.afterIdentifier)}`);
       if (q.beforeIdentifier !== undefined) page.add(`identifier < ${page.param(q.beforeIdentifier)}`);

@@ -34,12 +34,18 @@ export function searchMatch(
   return { jsonContains: text, scalar: typeof args.jsonContains !== "object" };
 }
 
-/** Walks the value without recursion (its depth is what is being checked). */
+/**
+ * Walks the value without recursion (its depth is what is being checked). At least one scalar:
+ * the GIN index (jsonb_path_ops) knows values only by their scalars, so a value without one (`{}`,
+ * `[]`, `{"a": {}}`) would read the whole index, to match nearly everything.
+ */
 function assertStorableJson(value: unknown): void {
   const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  let scalars = 0;
   while (stack.length > 0) {
     const item = stack.pop() as { value: unknown; depth: number };
     const v = item.value;
+    if (v === null || typeof v !== "object") scalars++;
     if (typeof v === "string") assertJsonString(v);
     else if (typeof v === "number" && !Number.isFinite(v)) {
       throw new InvalidInput("jsonContains", "numbers must be finite");
@@ -53,6 +59,12 @@ function assertStorableJson(value: unknown): void {
         stack.push({ value: child, depth: item.depth + 1 });
       }
     }
+  }
+  if (scalars === 0) {
+    throw new InvalidInput(
+      "jsonContains",
+      "must hold at least one string, number, boolean or null (an empty object or array matches any)",
+    );
   }
 }
 
