@@ -1,6 +1,9 @@
--- Search by metadata (metadataSearch). Written by hand: Prisma's schema cannot express a generated
--- column, an expression index or a function (`npm run db:diff` therefore proposes to drop the two
--- indexes below; ignore that part of its output). schema.prisma declares value_json, read-only.
+-- Search by metadata (metadataSearch). Authored with `prisma migrate diff --from-schema-datamodel
+-- <previous schema.prisma> --to-schema-datamodel schema.prisma --script` (`npm run db:diff` stops at
+-- "missing migration_lock.toml" in this repository), which gives only
+-- `ALTER TABLE "metadata" ADD COLUMN "value_json" JSONB;`. Edited by hand, since Prisma's schema
+-- cannot express them: the column is GENERATED, and the two functions and two expression indexes
+-- below are added. schema.prisma declares value_json; the application never writes it.
 
 -- The value parsed as jsonb when the text is valid JSON, else NULL: values stay opaque TEXT and
 -- may be anything. IMMUTABLE is true (text -> jsonb depends on no setting), which a generated column

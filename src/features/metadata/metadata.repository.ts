@@ -219,16 +219,35 @@ LEFT JOIN LATERAL (
       if (q.beforeIdentifier !== undefined) page.add(`identifier < ${page.param(q.beforeIdentifier)}`);
       const limit = page.param(q.limit);
       const matching = `${matchCondition(q.match)} AND (expires_at IS NULL OR expires_at > $6::timestamptz)${where.and}`;
-      return pageWithCount(
-        await sql.query<Partial<MetadataRow> & { totalCount: number }>(
-          `SELECT total.count AS "totalCount", page.*
+      const direction = q.fromEnd ? "DESC" : "ASC";
+      // Exact matches come out of their btree in identifier order: the page stops after `limit`
+      // rows. Containment rechecks every candidate the GIN index returns (its hashes are lossy)
+      // and sorts the matches: found once (MATERIALIZED), then counted and paged, instead of twice.
+      const statement =
+        "valueEquals" in q.match
+          ? `SELECT total.count AS "totalCount", page.*
 FROM (SELECT count(*)::int AS count FROM metadata WHERE ${matching}) AS total
 LEFT JOIN LATERAL (
   SELECT ${COLUMNS} FROM metadata WHERE ${matching}${page.and}
-  ORDER BY identifier ${q.fromEnd ? "DESC" : "ASC"} LIMIT ${limit}
-) AS page ON true`,
-          [q.tenant, q.linkedObjectType, q.namespace, q.key, value, q.now, ...where.values, ...page.values],
-        ),
+  ORDER BY identifier ${direction} LIMIT ${limit}
+) AS page ON true`
+          : `WITH search_matches AS MATERIALIZED (SELECT ${COLUMNS} FROM metadata WHERE ${matching})
+SELECT total.count AS "totalCount", page.*
+FROM (SELECT count(*)::int AS count FROM search_matches) AS total
+LEFT JOIN LATERAL (
+  SELECT * FROM search_matches WHERE true${page.and} ORDER BY identifier ${direction} LIMIT ${limit}
+) AS page ON true`;
+      return pageWithCount(
+        await sql.query<Partial<MetadataRow> & { totalCount: number }>(statement, [
+          q.tenant,
+          q.linkedObjectType,
+          q.namespace,
+          q.key,
+          value,
+          q.now,
+          ...where.values,
+          ...page.values,
+        ]),
       );
     },
 
