@@ -30,16 +30,18 @@ $$;
 ALTER TABLE "metadata" ADD COLUMN "value_json" JSONB GENERATED ALWAYS AS (metadata_try_jsonb("value")) STORED;
 
 -- What the containment search looks for, as one jsonb document: {"<scope>": value_json}, where
--- <scope> is the JSON text of [tenant, linked_object_type, namespace, key]. jsonb_path_ops indexes a
--- hash of each leaf's whole path, so every entry of the GIN index below is specific to one scope and
--- one path to a leaf of the value: a search reads the posting lists of its own scope only (no list
--- of "every row of the tenant" to intersect), and long values cost no more. jsonb_build_object is
--- only STABLE (for "any" arguments); over text and jsonb it is immutable, which an index expression
--- needs, hence the wrapper. It is not inlined (its body is less immutable than it): queries call
--- this same function to use the index.
+-- <scope> spells tenant, linked_object_type, namespace and key as concatenated quoted literals
+-- (unambiguous). jsonb_path_ops indexes a hash of each leaf's whole path, so every entry of the GIN
+-- index below is specific to one scope and one path to a leaf of the value: a search reads the
+-- posting lists of its own scope only (no list of "every row of the tenant" to intersect), and long
+-- values cost no more. Built from immutable functions only (jsonb_build_object and array output are
+-- merely STABLE), so PostgreSQL inlines this function, in the index expression and in queries alike:
+-- no function call per row written or rechecked. Queries call this same function to use the index.
 CREATE FUNCTION metadata_search_doc(tenant text, linked_object_type text, namespace text, key text, value_json jsonb)
 RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT jsonb_build_object(jsonb_build_array(tenant, linked_object_type, namespace, key)::text, value_json)
+  SELECT jsonb_set('{}'::jsonb,
+    ARRAY[quote_literal(tenant) || quote_literal(linked_object_type) || quote_literal(namespace) || quote_literal(key)],
+    value_json)
 $$;
 
 -- Entries whose value is not JSON are not in it: they can never match a containment search.
