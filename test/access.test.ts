@@ -9,6 +9,7 @@ import {
   GetMetadataForKey,
   ListMetadata,
   MetadataHistory,
+  SearchMetadata,
   SetMetadata,
   UpdateMetadata,
 } from "./support/operations.js";
@@ -43,9 +44,11 @@ interface Where extends ObjectRef {
 }
 
 const WRITES = ["updateMetadata", "deleteMetadata", "setMetadata", "deleteMetadataKeys"] as const;
-const READS = ["metadata", "metadataForKey", "metadataList", "metadataHistory"] as const;
+const READS = ["metadata", "metadataForKey", "metadataList", "metadataHistory", "metadataSearch"] as const;
 const OPERATIONS = [...WRITES, ...READS] as const;
 type Operation = (typeof OPERATIONS)[number];
+/** The operations on one object; metadataSearch spans a type's objects, and its reach has its own tests below. */
+const OBJECT_OPERATIONS = OPERATIONS.filter((op) => op !== "metadataSearch");
 const isWrite = (op: Operation) => (WRITES as readonly string[]).includes(op);
 
 describe.each(backends)("access policy on $name", (backend) => {
@@ -122,6 +125,17 @@ describe.each(backends)("access policy on $name", (backend) => {
         return t.execute({ document: ListMetadata, variables: { ...where }, token });
       case "metadataHistory":
         return t.execute({ document: MetadataHistory, variables: { ...where, key }, token });
+      case "metadataSearch":
+        return t.execute({
+          document: SearchMetadata,
+          variables: {
+            linkedObjectType: where.linkedObjectType,
+            namespace: where.namespace,
+            key,
+            jsonContains: { a: 1 },
+          },
+          token,
+        });
     }
   }
 
@@ -323,7 +337,7 @@ describe.each(backends)("access policy on $name", (backend) => {
       }
     });
 
-    const cases = UNREACHED.flatMap(([type, id, why]) => OPERATIONS.map((op) => [op, type, id, why] as const));
+    const cases = UNREACHED.flatMap(([type, id, why]) => OBJECT_OPERATIONS.map((op) => [op, type, id, why] as const));
 
     it.each(cases)("%s on %s %s (%s) is FORBIDDEN naming the missing reach", async (op, type, identifier) => {
       const expectedMessage = STAFF_ONLY.has(type) ? [type, STAFF_PERMISSION] : [type, identifier];
@@ -339,7 +353,7 @@ describe.each(backends)("access policy on $name", (backend) => {
     it("reach is checked in every namespace: billing and $app of an unreached object are FORBIDDEN", async () => {
       const other: ObjectRef = { linkedObjectType: "ACCOUNT", identifier: "A-2" };
       for (const namespace of ["billing", "$app"]) {
-        for (const op of OPERATIONS) {
+        for (const op of OBJECT_OPERATIONS) {
           await expectForbidden(op, USER, { ...other, namespace }, { missingReach: "ACCOUNT:A-2" }, ["A-2"]);
         }
       }
@@ -368,6 +382,36 @@ describe.each(backends)("access policy on $name", (backend) => {
       });
       expect((await del(STAFF, object, "staff")).body.data?.deleteMetadata.metadata.value).toBe("s");
       expect(await rowsOf(object)).toEqual(["default - k=hidden v1"]);
+    });
+
+    it("metadataSearch finds, of each type, exactly the objects a user reaches; staff all of them", async () => {
+      const objects = [...REACHED, ...UNREACHED].map(([linkedObjectType, identifier]) => ({
+        linkedObjectType,
+        identifier,
+      }));
+      for (const object of objects) await write(STAFF, object, "searchable", "yes");
+      const found = async (claims: TestClaims, linkedObjectType: LinkedObjectType) => {
+        const result = await t.execute({
+          document: SearchMetadata,
+          variables: { linkedObjectType, key: "searchable", valueEquals: "yes" },
+          token: await t.token(claims),
+        });
+        return result.body.errors
+          ? errorCodes(result)
+          : result.body.data?.metadataSearch.edges.map((e) => e.node.identifier).sort();
+      };
+      const ofType = (list: typeof REACHED, type: LinkedObjectType) =>
+        [...new Set(list.filter(([t]) => t === type).map(([, id]) => id))].sort();
+      for (const type of ["USER", "ACCOUNT_USER", "ACCOUNT", "ORGANIZATION"] as const) {
+        expect(await found(USER, type), type).toEqual(ofType(REACHED, type));
+        expect(await found(READER, type), type).toEqual(ofType(REACHED, type));
+        expect(await found(STAFF, type), type).toEqual(ofType([...REACHED, ...UNREACHED], type));
+      }
+      for (const type of STAFF_ONLY) {
+        expect(await found(USER, type)).toEqual(["FORBIDDEN"]);
+        expect(await found(STAFF, type)).toEqual(ofType(UNREACHED, type));
+      }
+      for (const object of objects) expect((await del(STAFF, object, "searchable")).body.errors).toBeUndefined();
     });
 
     it("a user holding CAN_MUTATE_METADATA reaches PROPERTY objects", async () => {
@@ -464,6 +508,7 @@ describe.each(backends)("access policy on $name", (backend) => {
     it("a forbidden operation in another tenant is still FORBIDDEN, not a way to probe", async () => {
       for (const op of OPERATIONS) {
         await expectForbidden(op, globex(NO_SCOPE), object, { code: "FORBIDDEN" }, [], "plan");
+        if (op === "metadataSearch") continue;
         await expectForbidden(
           op,
           globex(USER),

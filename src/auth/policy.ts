@@ -69,19 +69,59 @@ function assertReach(principal: Principal, { linkedObjectType: type, identifier 
 }
 
 function reachesAsUser(p: Principal, type: LinkedObjectType, identifier: string): boolean {
+  return reachableAsUser(p, type).has(identifier);
+}
+
+/** The identifiers of `type` a user token reaches: its accounts, orgs, and itself. */
+function reachableAsUser(p: Principal, type: LinkedObjectType): ReadonlySet<string> {
   switch (type) {
     case "USER":
-      return identifier === p.subject;
+      return new Set(p.subject === undefined ? [] : [p.subject]);
     case "ACCOUNT_USER":
-      return identifier === p.subject || (p.email !== undefined && identifier === p.email);
+      return new Set([p.subject, p.email].filter((id): id is string => id !== undefined));
     case "ACCOUNT":
-      return p.accounts.has(identifier);
+      return p.accounts;
     case "ORGANIZATION":
-      return p.orgs.has(identifier);
+      return p.orgs;
     case "PROPERTY":
     case "ACCOUNT_PROPERTY_EFFECTIVE_PERIOD":
-      return false;
+      return new Set();
   }
+}
+
+/** Where a search across the objects of one type may look. */
+export interface SearchGrant extends Grant {
+  /** "all": every object of the type in the tenant; else only these (possibly none). */
+  identifiers: "all" | readonly string[];
+}
+
+/**
+ * A search reads many objects at once: the same rules as a read of each, answered as the set of
+ * objects the caller reaches instead of a yes or no for one. Staff and client-mode tokens reach the
+ * whole tenant; a user token its accounts, orgs and itself.
+ */
+export function authorizeSearch(
+  principal: Principal | null,
+  target: Pick<Target, "linkedObjectType" | "namespace">,
+): SearchGrant {
+  if (!principal) throw new Unauthenticated("Authentication required: send 'Authorization: Bearer <token>'");
+  const staff = principal.permissions.has(PERMISSION_STAFF);
+  assertScope(principal, "read", staff);
+  const type = target.linkedObjectType;
+  let identifiers: SearchGrant["identifiers"] = "all";
+  if (!staff && principal.subject !== undefined) {
+    if (type === "PROPERTY" || type === "ACCOUNT_PROPERTY_EFFECTIVE_PERIOD") {
+      throw new Forbidden(`Not allowed: ${type} objects need permission ${PERMISSION_STAFF}`, {
+        missingReach: `${type}:*`,
+      });
+    }
+    identifiers = [...reachableAsUser(principal, type)];
+  }
+  return {
+    tenant: principal.tenant,
+    storedNamespace: namespaceFor(principal, "read", target.namespace, staff),
+    identifiers,
+  };
 }
 
 /** Namespaces are visibility levels: default (user-writable), named (read-only to users), `$app`. */

@@ -3,6 +3,7 @@ import { builder } from "./builder.js";
 // Each feature registers its types on the builder when imported.
 import "../features/metadata/metadata.schema.js";
 import "../features/metadata/metadata.history.schema.js";
+import "../features/metadata/metadata.search.schema.js";
 
 export const schema = builder.toSchema();
 

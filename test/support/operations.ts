@@ -160,3 +160,100 @@ export const MetadataHistory = graphql(`
     }
   }
 `);
+
+export const ListMetadataFiltered = graphql(`
+  query ListMetadataFiltered(
+    $linkedObjectType: LinkedObjectType!
+    $identifier: String!
+    $namespace: String
+    $keyPrefix: String
+    $keys: [String!]
+    $createdAfter: DateTime
+    $createdBefore: DateTime
+    $updatedAfter: DateTime
+    $updatedBefore: DateTime
+    $orderBy: MetadataOrder
+    $first: Int
+    $after: String
+    $last: Int
+    $before: String
+  ) {
+    metadataList(
+      linkedObjectType: $linkedObjectType
+      identifier: $identifier
+      namespace: $namespace
+      keyPrefix: $keyPrefix
+      keys: $keys
+      createdAfter: $createdAfter
+      createdBefore: $createdBefore
+      updatedAfter: $updatedAfter
+      updatedBefore: $updatedBefore
+      orderBy: $orderBy
+      first: $first
+      after: $after
+      last: $last
+      before: $before
+    ) {
+      totalCount
+      edges {
+        cursor
+        node {
+          key
+          value
+          createdAt
+          updatedAt
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+    }
+  }
+`);
+
+export const SearchMetadata = graphql(`
+  query SearchMetadata(
+    $linkedObjectType: LinkedObjectType!
+    $key: String!
+    $namespace: String
+    $valueEquals: String
+    $jsonContains: JSON
+    $first: Int
+    $after: String
+    $last: Int
+    $before: String
+  ) {
+    metadataSearch(
+      linkedObjectType: $linkedObjectType
+      key: $key
+      namespace: $namespace
+      valueEquals: $valueEquals
+      jsonContains: $jsonContains
+      first: $first
+      after: $after
+      last: $last
+      before: $before
+    ) {
+      totalCount
+      edges {
+        cursor
+        node {
+          identifier
+          linkedObjectType
+          namespace
+          key
+          value
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+    }
+  }
+`);

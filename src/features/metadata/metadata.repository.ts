@@ -1,13 +1,16 @@
 import type { Metadata } from "../../../generated/prisma/client.js";
 import type { Database } from "../../db/database.js";
 import type { SqlArg, SqlRunner } from "../../db/sql.js";
+import type { EntryOrder, Position } from "./metadata.cursor.js";
 import type { MetadataEvent } from "./metadata.events.js";
+import { addFilters, addPosition, Conditions, type EntryFilters, orderBy } from "./metadata.page-sql.js";
 
 /**
- * A row as Prisma's model types it, without the surrogate id nobody outside the table needs; its
- * `sequence` read as a number (exact below 2^53: see COLUMNS).
+ * A row as Prisma's model types it, without the surrogate id nobody outside the table needs and
+ * without value_json, which PostgreSQL derives from value for searches only; its `sequence` read as
+ * a number (exact below 2^53: see COLUMNS).
  */
-export type MetadataRow = Omit<Metadata, "id" | "sequence"> & { sequence: number };
+export type MetadataRow = Omit<Metadata, "id" | "valueJson" | "sequence"> & { sequence: number };
 
 /** A row as a write left it (deletes: as it was) and the event the same statement appended. */
 export interface Written {
@@ -50,12 +53,30 @@ export interface HistoryQuery {
 }
 
 export interface PageQuery {
-  keyPrefix: string | undefined;
-  /** Keys strictly after / before these bound the page. */
-  afterKey: string | undefined;
-  beforeKey: string | undefined;
+  filters: EntryFilters;
+  order: EntryOrder;
+  /** Rows strictly after / before these positions (in `order`) bound the page. */
+  after: Position | undefined;
+  before: Position | undefined;
   limit: number;
-  /** Read from the end (Relay `last`): rows come back in descending key order. */
+  /** Read from the end (Relay `last`): rows come back in reverse order. */
+  fromEnd: boolean;
+  now: Date;
+}
+
+/** A search over one type's objects in one namespace, for the entries of one key. */
+export interface SearchQuery {
+  tenant: string;
+  linkedObjectType: string;
+  namespace: string;
+  key: string;
+  /** Exact text, or JSON (as text) the parsed value must contain; `scalar`: that JSON is not an object or array. */
+  match: { valueEquals: string } | { jsonContains: string; scalar: boolean };
+  /** Only these objects (a user's reach); undefined = all of the type. */
+  identifiers: readonly string[] | undefined;
+  afterIdentifier: string | undefined;
+  beforeIdentifier: string | undefined;
+  limit: number;
   fromEnd: boolean;
   now: Date;
 }
@@ -130,26 +151,24 @@ const ON_CONFLICT_UPDATE = `ON CONFLICT (tenant, linked_object_type, identifier,
 // only makes two objects' batches wait for each other.
 const LOCK_OBJECT = `SELECT pg_advisory_xact_lock(${0x6d67}, hashtext(json_build_array($1::text, $2::text, $3::text)::text))`;
 
-/** The smallest string above every string starting with `prefix` (keys are ASCII, collation "C"). */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-}
+const SCOPE_OF_SEARCH = "tenant = $1 AND linked_object_type = $2 AND namespace = $3 AND key = $4";
 
-/** Key-range conditions as SQL over parameters numbered from `first`, with their values. */
-function keyRange(q: Partial<Pick<PageQuery, "keyPrefix" | "afterKey" | "beforeKey">>, first: number) {
-  const conditions: string[] = [];
-  const values: string[] = [];
-  const add = (op: string, value: string) => {
-    values.push(value);
-    conditions.push(`key ${op} $${first + values.length - 1}`);
-  };
-  if (q.keyPrefix) {
-    add(">=", q.keyPrefix);
-    add("<", prefixEnd(q.keyPrefix));
-  }
-  if (q.afterKey !== undefined) add(">", q.afterKey);
-  if (q.beforeKey !== undefined) add("<", q.beforeKey);
-  return { sql: conditions.map((c) => ` AND ${c}`).join(""), values };
+/** The search's document (migrations/20261127220000_search): the GIN index is over this expression. */
+const searchDoc = (value: string) => `metadata_search_doc($1::text, $2::text, $3::text, $4::text, ${value})`;
+const SEARCH_DOC_OF_ROW = "metadata_search_doc(tenant, linked_object_type, namespace, key, value_json)";
+
+/**
+ * $1-$5: tenant, type, namespace, key, value. Both forms are answered by an index: exact text by
+ * (tenant, type, namespace, key, md5(value), identifier), containment by the GIN index over the
+ * search document. Nested in the document, a scalar no longer matches an element of a top-level
+ * array (`["a","b"] @> "a"` holds, `{"v":["a","b"]} @> {"v":"a"}` does not): a scalar also asks
+ * for itself wrapped in an array, which is what `@>` on the value itself answers.
+ */
+function matchCondition(match: SearchQuery["match"]): string {
+  if ("valueEquals" in match) return `${SCOPE_OF_SEARCH} AND md5(value) = md5($5::text) AND value = $5::text`;
+  const contains = `${SEARCH_DOC_OF_ROW} @> ${searchDoc("$5::jsonb")}`;
+  const inArray = `${SEARCH_DOC_OF_ROW} @> ${searchDoc("jsonb_build_array($5::jsonb)")}`;
+  return `value_json IS NOT NULL AND ${match.scalar ? `(${contains} OR ${inArray})` : contains}`;
 }
 
 /** The only module that talks to the metadata and metadata_event tables. */
@@ -230,6 +249,14 @@ SELECT count(*)::int AS count FROM pruned`,
 }
 
 export type MetadataRepository = ReturnType<typeof createMetadataRepository>;
+
+/** The rows of a page joined to its count (LEFT JOIN: one row of NULLs when the page is empty). */
+function pageWithCount(rows: (Partial<MetadataRow> & { totalCount: number })[]) {
+  return {
+    rows: rows.filter((row): row is MetadataRow & { totalCount: number } => row.key != null),
+    totalCount: rows[0]?.totalCount ?? 0,
+  };
+}
 /** The statements, on the pool or on one transaction. */
 export type MetadataStatements = ReturnType<typeof statementsOn>;
 
@@ -259,27 +286,76 @@ function statementsOn(sql: SqlRunner) {
     },
 
     /**
-     * One page and the count of every live key matching the prefix, in one statement: the count is
-     * an uncorrelated subquery (planned once, index-only), the page joined to it so that an empty
-     * page still answers the count.
+     * One page and the count of every live entry matching the filters, in one statement: the count
+     * is an uncorrelated subquery (planned once), the page joined to it so that an empty page still
+     * answers the count. Timestamp orderings sort the namespace's matching rows, found through the
+     * unique index and bounded by METADATA_MAX_KEYS_PER_OBJECT: no index on updated_at, which every
+     * upsert changes (it would cost every write and prevent HOT updates).
      */
     async findPage(scope: EntryScope, q: PageQuery): Promise<{ rows: MetadataRow[]; totalCount: number }> {
-      const prefix = keyRange({ keyPrefix: q.keyPrefix }, 6);
-      const cursors = keyRange({ afterKey: q.afterKey, beforeKey: q.beforeKey }, 6 + prefix.values.length);
-      const limit = 6 + prefix.values.length + cursors.values.length;
-      const rows = await sql.query<Partial<MetadataRow> & { totalCount: number }>(
-        `SELECT total.count AS "totalCount", page.*
-FROM (SELECT count(*)::int AS count FROM metadata WHERE ${LIVE_IN_SCOPE}${prefix.sql}) AS total
+      const filters = new Conditions(6);
+      addFilters(filters, q.filters);
+      const page = new Conditions(6 + filters.values.length);
+      if (q.after) addPosition(page, q.order, q.after, true);
+      if (q.before) addPosition(page, q.order, q.before, false);
+      const limit = page.param(q.limit);
+      return pageWithCount(
+        await sql.query<Partial<MetadataRow> & { totalCount: number }>(
+          `SELECT total.count AS "totalCount", page.*
+FROM (SELECT count(*)::int AS count FROM metadata WHERE ${LIVE_IN_SCOPE}${filters.and}) AS total
 LEFT JOIN LATERAL (
-  SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE}${prefix.sql}${cursors.sql}
-  ORDER BY key ${q.fromEnd ? "DESC" : "ASC"} LIMIT $${limit}
+  SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE}${filters.and}${page.and}
+  ORDER BY ${orderBy(q.order, q.fromEnd)} LIMIT ${limit}
 ) AS page ON true`,
-        [...scopeArgs(scope, q.now), ...prefix.values, ...cursors.values, q.limit],
+          [...scopeArgs(scope, q.now), ...filters.values, ...page.values],
+        ),
       );
-      return {
-        rows: rows.filter((row): row is MetadataRow & { totalCount: number } => row.key != null),
-        totalCount: rows[0]?.totalCount ?? 0,
-      };
+    },
+
+    /** One page of the entries matching a search, ordered by identifier, and the count of all. */
+    async search(q: SearchQuery): Promise<{ rows: MetadataRow[]; totalCount: number }> {
+      const value = "valueEquals" in q.match ? q.match.valueEquals : q.match.jsonContains;
+      const where = new Conditions(7);
+      if (q.identifiers) {
+        // A user's reach: its few objects, found by the unique index (the scope spelled out for it).
+        if ("jsonContains" in q.match) where.add(SCOPE_OF_SEARCH);
+        where.add(`identifier = ANY(${where.param(q.identifiers)}::text[])`);
+      }
+      const page = new Conditions(7 + where.values.length);
+      if (q.afterIdentifier !== undefined) page.add(`identifier > ${page.param(q.afterIdentifier)}`);
+      if (q.beforeIdentifier !== undefined) page.add(`identifier < ${page.param(q.beforeIdentifier)}`);
+      const limit = page.param(q.limit);
+      const matching = `${matchCondition(q.match)} AND (expires_at IS NULL OR expires_at > $6::timestamptz)${where.and}`;
+      const direction = q.fromEnd ? "DESC" : "ASC";
+      // Exact matches come out of their btree in identifier order: the page stops after `limit`
+      // rows. Containment rechecks every candidate the GIN index returns (its hashes are lossy)
+      // and sorts the matches: found once (MATERIALIZED), then counted and paged, instead of twice.
+      const statement =
+        "valueEquals" in q.match
+          ? `SELECT total.count AS "totalCount", page.*
+FROM (SELECT count(*)::int AS count FROM metadata WHERE ${matching}) AS total
+LEFT JOIN LATERAL (
+  SELECT ${COLUMNS} FROM metadata WHERE ${matching}${page.and}
+  ORDER BY identifier ${direction} LIMIT ${limit}
+) AS page ON true`
+          : `WITH search_matches AS MATERIALIZED (SELECT ${COLUMNS} FROM metadata WHERE ${matching})
+SELECT total.count AS "totalCount", page.*
+FROM (SELECT count(*)::int AS count FROM search_matches) AS total
+LEFT JOIN LATERAL (
+  SELECT * FROM search_matches WHERE true${page.and} ORDER BY identifier ${direction} LIMIT ${limit}
+) AS page ON true`;
+      return pageWithCount(
+        await sql.query<Partial<MetadataRow> & { totalCount: number }>(statement, [
+          q.tenant,
+          q.linkedObjectType,
+          q.namespace,
+          q.key,
+          value,
+          q.now,
+          ...where.values,
+          ...page.values,
+        ]),
+      );
     },
 
     /**

@@ -1,6 +1,7 @@
 import { LINKED_OBJECT_TYPES } from "../../auth/policy.js";
 import { builder } from "../../graphql/builder.js";
 import { BATCH_MODES } from "./metadata.batch.js";
+import { ORDER_DIRECTIONS, ORDER_FIELDS } from "./metadata.cursor.js";
 import { type MetadataEntry, parseJsonValue, type SetEntriesResult } from "./metadata.service.js";
 import { MAX_BATCH_SIZE } from "./metadata.validation.js";
 
@@ -102,6 +103,21 @@ const DeleteMetadataInput = builder.inputType("DeleteMetadataInput", {
   }),
 });
 
+const MetadataOrderFieldEnum = builder.enumType("MetadataOrderField", {
+  description: "What metadataList orders by; entries sharing a timestamp are ordered by key.",
+  values: ORDER_FIELDS,
+});
+
+const OrderDirectionEnum = builder.enumType("OrderDirection", { values: ORDER_DIRECTIONS });
+
+const MetadataOrder = builder.inputType("MetadataOrder", {
+  description: "A cursor is valid only with the orderBy it was returned for (BAD_USER_INPUT otherwise).",
+  fields: (t) => ({
+    field: t.field({ type: MetadataOrderFieldEnum, required: true, defaultValue: "KEY" }),
+    direction: t.field({ type: OrderDirectionEnum, required: true, defaultValue: "ASC" }),
+  }),
+});
+
 const UpdateMetadata = builder.objectRef<{ metadata: MetadataEntry }>("UpdateMetadata").implement({
   fields: (t) => ({ metadata: t.expose("metadata", { type: MetadataRef }) }),
 });
@@ -162,12 +178,20 @@ builder.queryFields((t) => ({
   }),
   metadataList: t.connection({
     type: MetadataRef,
-    description: "Live entries of an object in one namespace, ordered by key, with cursor pagination (max 500).",
+    description:
+      "Live entries of an object in one namespace, ordered by key unless orderBy says otherwise, with cursor " +
+      "pagination (max 500). Filters combine (AND); totalCount counts every entry they let through.",
     args: {
       linkedObjectType: t.arg({ type: LinkedObjectTypeEnum, required: true }),
       identifier: t.arg.string({ required: true }),
       namespace: t.arg.string({ description: namespaceDescription }),
       keyPrefix: t.arg.string({ description: "Only keys starting with this." }),
+      keys: t.arg.stringList({ description: `Only these keys: 1-${MAX_BATCH_SIZE} distinct keys.` }),
+      createdAfter: t.arg({ type: "DateTime", description: "Only entries created strictly after this." }),
+      createdBefore: t.arg({ type: "DateTime", description: "Only entries created strictly before this." }),
+      updatedAfter: t.arg({ type: "DateTime", description: "Only entries last written strictly after this." }),
+      updatedBefore: t.arg({ type: "DateTime", description: "Only entries last written strictly before this." }),
+      orderBy: t.arg({ type: MetadataOrder, description: "Defaults to {field: KEY, direction: ASC}." }),
     },
     resolve: (_root, { linkedObjectType, identifier, namespace, ...page }, ctx) =>
       ctx.services.metadata.listEntries(ctx.principal, { linkedObjectType, identifier, namespace }, page),

@@ -1,9 +1,17 @@
-import { type Access, authorize, type LinkedObjectType } from "../../auth/policy.js";
+import { type Access, authorize, authorizeSearch, type LinkedObjectType } from "../../auth/policy.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
 import { BatchEntryFailed, InvalidInput, LimitExceeded, NotFound, VersionConflict } from "../../errors.js";
 import { atEntry, type BatchMode, entryPastKeyLimit } from "./metadata.batch.js";
-import { decodeCursor, decodeSequenceCursor, encodeCursor, encodeSequenceCursor } from "./metadata.cursor.js";
+import {
+  DEFAULT_ORDER,
+  decodePosition,
+  decodeSequenceCursor,
+  type EntryOrder,
+  encodePosition,
+  encodeSequenceCursor,
+} from "./metadata.cursor.js";
 import type { EventOperation, MetadataEvent } from "./metadata.events.js";
+import type { EntryFilters } from "./metadata.page-sql.js";
 import type {
   Actor,
   EntryScope,
@@ -13,6 +21,7 @@ import type {
   MetadataStatements,
   Written,
 } from "./metadata.repository.js";
+import { decodeSearchCursor, encodeSearchCursor, searchMatch } from "./metadata.search.js";
 import {
   assertBatchKeys,
   assertEntryWrite,
@@ -21,6 +30,7 @@ import {
   assertKey,
   assertKeyPrefix,
   assertNamespace,
+  assertTimeWindow,
 } from "./metadata.validation.js";
 
 /** An entry as clients see it: the namespace as they name it, "$app" for a client's own. */
@@ -126,11 +136,29 @@ export interface HistoryPage {
 }
 
 export interface PageArgs {
-  keyPrefix?: string | null;
   first?: number | null;
   last?: number | null;
   after?: string | null;
   before?: string | null;
+}
+
+export interface ListArgs extends PageArgs {
+  keyPrefix?: string | null;
+  keys?: readonly string[] | null;
+  createdAfter?: Date | null;
+  createdBefore?: Date | null;
+  updatedAfter?: Date | null;
+  updatedBefore?: Date | null;
+  orderBy?: Partial<EntryOrder> | null;
+}
+
+export interface SearchArgs extends PageArgs {
+  linkedObjectType: LinkedObjectType;
+  key: string;
+  namespace?: string | null;
+  valueEquals?: string | null;
+  /** Any JSON value (GraphQL's JSON scalar); null = not given. */
+  jsonContains?: unknown;
 }
 
 export interface EntryPage {
@@ -206,35 +234,56 @@ export function createMetadataService(deps: {
       return toEntry(row);
     },
 
-    async listEntries(principal: Principal | null, ref: ObjectRef, page: PageArgs): Promise<EntryPage> {
-      const keyPrefix = page.keyPrefix ?? undefined;
-      assertKeyPrefix(keyPrefix);
-      const { size, fromEnd } = pageSize(page);
-      const afterKey = decodeCursor(page.after, "after");
-      const beforeKey = decodeCursor(page.before, "before");
+    async listEntries(principal: Principal | null, ref: ObjectRef, args: ListArgs): Promise<EntryPage> {
+      const filters = listFilters(args);
+      const order: EntryOrder = { ...DEFAULT_ORDER, ...args.orderBy };
+      const { size, fromEnd } = pageSize(args);
+      const after = decodePosition(args.after, "after", order);
+      const before = decodePosition(args.before, "before", order);
       const scope = scopeFor(principal, "read", ref);
       const { rows, totalCount } = await repository.findPage(scope, {
-        keyPrefix,
-        afterKey,
-        beforeKey,
+        filters,
+        order,
+        after,
+        before,
         fromEnd,
         limit: size + 1,
         now: now(),
       });
-      const hasMore = rows.length > size;
-      const pageRows = rows.slice(0, size);
-      if (fromEnd) pageRows.reverse();
-      const edges = pageRows.map((row) => ({ cursor: encodeCursor(row.key), node: toEntry(row) }));
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: fromEnd ? beforeKey !== undefined : hasMore,
-          hasPreviousPage: fromEnd ? hasMore : afterKey !== undefined,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
-        },
-        totalCount,
-      };
+      return connection(rows, { size, fromEnd, after: !!after, before: !!before }, totalCount, (row) =>
+        encodePosition(order, row),
+      );
+    },
+
+    /**
+     * The entries of one key, in one namespace of one object type, whose value matches: the linked
+     * objects carrying it, ordered by identifier, among the objects the caller reaches.
+     */
+    async searchEntries(principal: Principal | null, args: SearchArgs): Promise<EntryPage> {
+      assertKey(args.key);
+      const namespace = args.namespace ?? undefined;
+      assertNamespace(namespace);
+      const match = searchMatch(args, limits.maxValueLength);
+      const { size, fromEnd } = pageSize(args);
+      const afterIdentifier = decodeSearchCursor(args.after, "after");
+      const beforeIdentifier = decodeSearchCursor(args.before, "before");
+      const grant = authorizeSearch(principal, { linkedObjectType: args.linkedObjectType, namespace });
+      const page = { size, fromEnd, after: afterIdentifier !== undefined, before: beforeIdentifier !== undefined };
+      if (grant.identifiers !== "all" && grant.identifiers.length === 0) return connection([], page, 0, () => "");
+      const { rows, totalCount } = await repository.search({
+        tenant: grant.tenant,
+        linkedObjectType: args.linkedObjectType,
+        namespace: grant.storedNamespace,
+        key: args.key,
+        match,
+        identifiers: grant.identifiers === "all" ? undefined : grant.identifiers,
+        afterIdentifier,
+        beforeIdentifier,
+        limit: size + 1,
+        fromEnd,
+        now: now(),
+      });
+      return connection(rows, page, totalCount, (row) => encodeSearchCursor(row.identifier));
     },
 
     /** Upsert: version 1 on create, +1 per update; `expectedVersion` makes it a compare-and-set. */
@@ -384,6 +433,56 @@ export function createMetadataService(deps: {
 }
 
 export type MetadataService = ReturnType<typeof createMetadataService>;
+
+/** The list's filters, validated: keys 1-MAX_BATCH_SIZE distinct valid keys, time windows in order. */
+function listFilters(args: ListArgs): EntryFilters {
+  const keyPrefix = args.keyPrefix ?? undefined;
+  assertKeyPrefix(keyPrefix);
+  const keys = args.keys ?? undefined;
+  if (keys) {
+    assertBatchKeys(keys, "keys");
+    for (const [index, key] of keys.entries()) atEntry(index, () => assertKey(key, "keys"));
+  }
+  const created = { after: args.createdAfter ?? undefined, before: args.createdBefore ?? undefined };
+  const updated = { after: args.updatedAfter ?? undefined, before: args.updatedBefore ?? undefined };
+  assertTimeWindow(created.after, created.before, { after: "createdAfter", before: "createdBefore" });
+  assertTimeWindow(updated.after, updated.before, { after: "updatedAfter", before: "updatedBefore" });
+  return {
+    keyPrefix,
+    keys,
+    createdAfter: created.after,
+    createdBefore: created.before,
+    updatedAfter: updated.after,
+    updatedBefore: updated.before,
+  };
+}
+
+/**
+ * A Relay page from rows fetched one beyond its size, in reading order (reversed when reading from
+ * the end): whether more rows lie ahead is known from the extra row, whether rows lie behind from
+ * the cursor the page started at.
+ */
+function connection(
+  rows: MetadataRow[],
+  page: { size: number; fromEnd: boolean; after: boolean; before: boolean },
+  totalCount: number,
+  cursorOf: (row: MetadataRow) => string,
+): EntryPage {
+  const hasMore = rows.length > page.size;
+  const pageRows = rows.slice(0, page.size);
+  if (page.fromEnd) pageRows.reverse();
+  const edges = pageRows.map((row) => ({ cursor: cursorOf(row), node: toEntry(row) }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.fromEnd ? page.before : hasMore,
+      hasPreviousPage: page.fromEnd ? hasMore : page.after,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    totalCount,
+  };
+}
 
 function pageSize(page: PageArgs): { size: number; fromEnd: boolean } {
   if (page.first != null && page.last != null) throw new InvalidInput("first", "cannot be combined with last");

@@ -29,32 +29,57 @@ export function assertIdentifier(identifier: string): void {
   if (!identifier.isWellFormed()) throw new InvalidInput("identifier", "must be well-formed Unicode");
 }
 
+export function isIdentifier(identifier: string): boolean {
+  try {
+    assertIdentifier(identifier);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function assertNamespace(namespace: string | undefined): void {
   if (namespace !== undefined && !NAMESPACE.test(namespace)) {
     throw new InvalidInput("namespace", "must be '$app' or 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
   }
 }
 
-export function assertValue(value: string, maxLength: number): void {
+export function assertValue(value: string, maxLength: number, field = "value"): void {
   // Characters are code points, as users count them, not UTF-16 units.
   if (value.length > maxLength && [...value].length > maxLength) {
-    throw new InvalidInput("value", `must be at most ${maxLength} characters`);
+    throw new InvalidInput(field, `must be at most ${maxLength} characters`);
   }
-  if (value.includes("\u0000")) throw new InvalidInput("value", "must not contain NUL (U+0000) characters");
-  if (!value.isWellFormed()) throw new InvalidInput("value", "must be well-formed Unicode (no lone surrogates)");
+  if (value.includes("\u0000")) throw new InvalidInput(field, "must not contain NUL (U+0000) characters");
+  if (!value.isWellFormed()) throw new InvalidInput(field, "must be well-formed Unicode (no lone surrogates)");
 }
 
 // RFC 3339 allows "9999-12-31T23:59:59-01:00", an instant in year 10000: JavaScript writes it
 // "+010000-01-01T…", which PostgreSQL refuses ("time zone displacement out of range"; it was an
 // INTERNAL_SERVER_ERROR) and RFC 3339 cannot express on the way back out.
-const EXPIRES_AT_LIMIT = Date.UTC(10000, 0, 1);
+const STORABLE_TIME_LIMIT = Date.UTC(10000, 0, 1);
 
 export function assertExpiresAt(expiresAt: Date | undefined | null, now: Date): void {
   if (expiresAt && expiresAt.getTime() <= now.getTime()) {
     throw new InvalidInput("expiresAt", "must be in the future");
   }
-  if (expiresAt && expiresAt.getTime() >= EXPIRES_AT_LIMIT) {
-    throw new InvalidInput("expiresAt", "must be before 10000-01-01T00:00:00Z");
+  assertStorableTime(expiresAt, "expiresAt");
+}
+
+/** Any instant PostgreSQL and RFC 3339 can both write. */
+function assertStorableTime(at: Date | undefined | null, field: string): void {
+  if (at && at.getTime() >= STORABLE_TIME_LIMIT) throw new InvalidInput(field, "must be before 10000-01-01T00:00:00Z");
+}
+
+/** A time window's bounds: each storable, the lower strictly below the upper when both are given. */
+export function assertTimeWindow(
+  after: Date | undefined,
+  before: Date | undefined,
+  fields: { after: string; before: string },
+): void {
+  assertStorableTime(after, fields.after);
+  assertStorableTime(before, fields.before);
+  if (after && before && after.getTime() >= before.getTime()) {
+    throw new InvalidInput(fields.before, `must be later than ${fields.after}`);
   }
 }
 
