@@ -2,6 +2,7 @@ import { lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.js";
 // Each feature registers its types on the builder when imported.
 import "../features/metadata/metadata.schema.js";
+import "../features/definitions/definitions.schema.js";
 
 export const schema = builder.toSchema();
 

@@ -1,6 +1,7 @@
 import { type Access, authorize, type LinkedObjectType } from "../../auth/policy.js";
 import type { Principal } from "../../auth/principal.js";
 import { BatchEntryFailed, InvalidInput, LimitExceeded, NotFound, VersionConflict } from "../../errors.js";
+import { parseJsonText } from "../../json-text.js";
 import { atEntry, type BatchMode, entryPastKeyLimit } from "./metadata.batch.js";
 import { decodeCursor, encodeCursor } from "./metadata.cursor.js";
 import type {
@@ -97,15 +98,33 @@ export interface MetadataLimits {
   maxKeysPerObject: number;
 }
 
+/**
+ * Rules a value must meet beyond the generic ones: the definitions feature's typed keys. The
+ * checker of a tenant comes at once when known (the hot path awaits nothing), else once loaded.
+ */
+export interface ValueRules {
+  forTenant(tenant: string): TenantValueRules | Promise<TenantValueRules>;
+}
+
+export interface TenantValueRules {
+  /** Throws a domain error (BAD_USER_INPUT with `path`) when the value breaks its key's definition. */
+  check(entry: { namespace: string; linkedObjectType: LinkedObjectType; key: string; value: string }): void;
+}
+
+/** Every key free-form. */
+const NO_VALUE_RULES: ValueRules = { forTenant: () => ({ check() {} }) };
+
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 
 export function createMetadataService(deps: {
   repository: MetadataRepository;
   limits: MetadataLimits;
+  valueRules?: ValueRules;
   now?: () => Date;
 }) {
   const { repository, limits } = deps;
+  const valueRules = deps.valueRules ?? NO_VALUE_RULES;
   const now = deps.now ?? (() => new Date());
 
   /** Validate the reference, then ask the policy where the caller may act. */
@@ -124,6 +143,29 @@ export function createMetadataService(deps: {
 
   async function currentVersion(scope: EntryScope, key: string, on: MetadataStatements = repository): Promise<number> {
     return (await on.findLive(scope, key, now()))?.version ?? 0;
+  }
+
+  /**
+   * The entries' values against their keys' definitions; a batch's failing entry names its index.
+   * Synchronous when the tenant's rules are at hand (the hot path awaits nothing more).
+   */
+  function checkValues(
+    scope: EntryScope,
+    type: LinkedObjectType,
+    entries: readonly EntryWrite[],
+    batch: boolean,
+  ): Promise<void> | undefined {
+    const check = (rules: TenantValueRules) => {
+      for (const [index, { key, value }] of entries.entries()) {
+        const one = () => rules.check({ namespace: scope.namespace, linkedObjectType: type, key, value });
+        if (batch) atEntry(index, one);
+        else one();
+      }
+    };
+    const rules = valueRules.forTenant(scope.tenant);
+    if (rules instanceof Promise) return rules.then(check);
+    check(rules);
+    return undefined;
   }
 
   function keyLimitExceeded(ref: ObjectRef): LimitExceeded {
@@ -184,6 +226,8 @@ export function createMetadataService(deps: {
       const at = now();
       assertEntryWrite(input, at, limits.maxValueLength);
       const scope = scopeFor(principal, "write", input);
+      const checking = checkValues(scope, input.linkedObjectType, [input], false);
+      if (checking) await checking;
       const values = entryValues(input);
       const row = await repository.upsert(scope, { ...values, maxKeysPerObject: limits.maxKeysPerObject, now: at });
       if (row) return toEntry(row);
@@ -207,6 +251,8 @@ export function createMetadataService(deps: {
         atEntry(index, () => assertEntryWrite(entry, at, limits.maxValueLength));
       }
       const scope = scopeFor(principal, "write", input);
+      const checking = checkValues(scope, input.linkedObjectType, input.entries, true);
+      if (checking) await checking;
       const values = input.entries.map(entryValues);
       // Throwing inside rolls the transaction back: the removals and every entry written before.
       return repository.inObjectTransaction(scope, async (tx) => {
@@ -267,9 +313,12 @@ export function createMetadataService(deps: {
   };
 }
 
+export { MAX_JSON_DEPTH } from "../../json-text.js";
+
 export type MetadataService = ReturnType<typeof createMetadataService>;
 
-function pageSize(page: PageArgs): { size: number; fromEnd: boolean } {
+/** A page request's size and direction: `first` or `last`, 0-MAX_PAGE_SIZE. */
+export function pageSize(page: Pick<PageArgs, "first" | "last">): { size: number; fromEnd: boolean } {
   if (page.first != null && page.last != null) throw new InvalidInput("first", "cannot be combined with last");
   const fromEnd = page.last != null;
   const size = page.first ?? page.last ?? DEFAULT_PAGE_SIZE;
@@ -307,40 +356,7 @@ function displayNamespace(stored: string): string | null {
   return stored.startsWith("$app:") ? "$app" : stored;
 }
 
-/**
- * Deeper JSON is not parsed (jsonValue is null, as for text that is not JSON). Writing the response
- * recurses once per level: a ~5,000-level value, 10 KB of brackets well within
- * METADATA_MAX_VALUE_LENGTH, overflowed the stack and failed every read that selected its jsonValue
- * with a 500.
- */
-export const MAX_JSON_DEPTH = 1000;
-
 /** The parsed value when `value` is JSON text nested at most MAX_JSON_DEPTH levels, else null. */
 export function parseJsonValue(value: string): unknown {
-  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) return null;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return null;
-  }
-}
-
-/** Whether brackets outside JSON strings open more than `max` levels. */
-function nestsDeeperThan(text: string, max: number): boolean {
-  // Each level takes two characters: shorter text cannot, and costs no scan.
-  if (text.length < 2 * (max + 1)) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      // A backslash escapes the next character.
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
+  return parseJsonText(value)?.value ?? null;
 }
