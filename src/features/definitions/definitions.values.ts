@@ -134,7 +134,8 @@ const addFormats = addFormatsModule.default;
 const re2Engine = Object.assign(
   (source: string) => {
     const compiled = RE2JS.compile(source);
-    return { test: (text: string) => compiled.matcher(text).find() };
+    // ajv tells compiled patterns apart by their toString().
+    return { test: (text: string) => compiled.matcher(text).find(), toString: () => `re2js:${source}` };
   },
   { code: "re2js" },
 );
