@@ -5,11 +5,15 @@ import { type SqlArg, toDriverArg } from "../src/db/sql.js";
 import { createTestApp, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
 import {
+  DefineMetadata,
   DeleteMetadata,
   DeleteMetadataKeys,
   GetMetadata,
   GetMetadataForKey,
+  GetMetadataWithDefinitions,
   ListMetadata,
+  ListMetadataDefinitions,
+  RemoveMetadataDefinition,
   SetMetadata,
   UpdateMetadata,
 } from "./support/operations.js";
@@ -35,7 +39,10 @@ describe.each(backends)("query plans on $name", (backend) => {
             SELECT 't' || (i % 3), 'ACCOUNT', 'A-' || (i / ${KEYS_PER_IDENTIFIER}), '', 'pref.theme.' || (i % ${KEYS_PER_IDENTIFIER}),
                    '{"v":' || i || '}', CASE WHEN i % 50 = 0 THEN now() + interval '1 day' END
             FROM generate_series(1, ${IDENTIFIERS * KEYS_PER_IDENTIFIER}) AS i;
-            ANALYZE metadata;`),
+            INSERT INTO metadata_definition (tenant, namespace, key, title, type)
+            SELECT 'd' || (i % 500), '', 'def.' || i, '{"en":"x"}', 'STRING' FROM generate_series(1, 20000) AS i;
+            ANALYZE metadata;
+            ANALYZE metadata_definition;`),
     );
   });
   afterAll(() => t.close());
@@ -62,6 +69,20 @@ describe.each(backends)("query plans on $name", (backend) => {
     await run({ document: SetMetadata, variables: { input: { ...object, entries, mode: "REPLACE" } } });
     await run({ document: DeleteMetadataKeys, variables: { input: { ...object, keys: ["pref.theme.2", "pref.x"] } } });
     await t.app.services.metadata.purgeExpired();
+    // Definitions: the upsert (create, then replace, then a failed compare-and-set and its version
+    // read), the tenant's load (by Metadata.definition and the listing), the removal; each notifies.
+    const definition = {
+      key: "pref.theme.3",
+      linkedObjectTypes: ["ACCOUNT" as const],
+      title: { en: "Theme" },
+      type: "STRING" as const,
+    };
+    await run({ document: DefineMetadata, variables: { input: definition } });
+    await run({ document: DefineMetadata, variables: { input: { ...definition, pattern: "^[a-z]+$" } } });
+    await run({ document: DefineMetadata, variables: { input: { ...definition, expectedVersion: 9 } } });
+    await run({ document: GetMetadataWithDefinitions, variables: object });
+    await run({ document: ListMetadataDefinitions, variables: { first: 5 } });
+    await run({ document: RemoveMetadataDefinition, variables: { input: { key: "pref.theme.3" } } });
 
     const writes = statements.filter((s) => /^\s*(INSERT|DELETE)/i.test(s.query));
     expect(writes.length).toBeGreaterThanOrEqual(3);
@@ -69,6 +90,19 @@ describe.each(backends)("query plans on $name", (backend) => {
     expect(statements.filter((s) => /unnest\(/.test(s.query)).length).toBeGreaterThanOrEqual(2);
     expect(statements.filter((s) => /ALL\(\$6::text\[\]\)/.test(s.query)).length).toBeGreaterThanOrEqual(1);
     expect(statements.filter((s) => /ANY\(\$6::text\[\]\)/.test(s.query)).length).toBeGreaterThanOrEqual(1);
+    // Every definitions statement: upsert, version read, the tenant's load, delete, and the notification.
+    for (const shape of [
+      /INSERT INTO metadata_definition/,
+      /SELECT version FROM metadata_definition/,
+      /FROM metadata_definition WHERE tenant = \$1$/,
+      /DELETE FROM metadata_definition/,
+      /pg_notify/,
+    ]) {
+      expect(
+        statements.some((s) => shape.test(s.query)),
+        String(shape),
+      ).toBe(true);
+    }
     for (const statement of statements) {
       const plan = await explain(t, statement);
       if (process.env.SHOW_PLANS) console.log(`${statement.query}\n${plan}\n`);

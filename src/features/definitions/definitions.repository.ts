@@ -48,12 +48,12 @@ export function createDefinitionsRepository({ sql, transaction }: Pick<Database,
     });
 
   return {
-    /** Every definition of the tenant, by namespace then key. */
+    /**
+     * Every definition of the tenant, in no particular order: they are at most
+     * MAX_DEFINITIONS_PER_TENANT, sorted in memory rather than by a sort in the database.
+     */
     findAll(tenant: string): Promise<DefinitionRow[]> {
-      return sql.query<DefinitionRow>(
-        `SELECT ${COLUMNS} FROM metadata_definition WHERE tenant = $1 ORDER BY namespace, key`,
-        [tenant],
-      );
+      return sql.query<DefinitionRow>(`SELECT ${COLUMNS} FROM metadata_definition WHERE tenant = $1`, [tenant]);
     },
 
     async currentVersion(ref: DefinitionRef): Promise<number> {

@@ -174,7 +174,8 @@ export type DefinitionsService = ReturnType<typeof createDefinitionsService>;
 function compileTenant(rows: readonly DefinitionRow[]): TenantDefinitions {
   const byKey = new Map<string, { definition: Definition; types: ReadonlySet<string>; check: ValueCheck }>();
   const all: Definition[] = [];
-  for (const row of rows) {
+  const ordered = rows.toSorted((a, b) => compare(position(a.namespace, a.key), position(b.namespace, b.key)));
+  for (const row of ordered) {
     const definition = toDefinition(row);
     all.push(definition);
     byKey.set(position(row.namespace, row.key), {
@@ -203,6 +204,11 @@ function compileTenant(rows: readonly DefinitionRow[]): TenantDefinitions {
 /** (namespace, key) as one string ordered as the pair: a space sorts below every character they may hold. */
 function position(namespace: string, key: string): string {
   return `${namespace} ${key}`;
+}
+
+/** Code unit order: byte order, as namespaces and keys are ASCII (the cursors' order too). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function encodePosition(definition: Definition): string {
