@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { Listener } from "../../db/notifications.js";
 import { DEFINITIONS_CHANGED } from "./definitions.repository.js";
@@ -11,7 +12,8 @@ const MAX_CACHED_TENANTS = 10_000;
  *
  * Coherent across instances through LISTEN/NOTIFY: every change notifies DEFINITIONS_CHANGED with
  * its tenant in the transaction that makes it, and every instance drops that tenant when it hears
- * it (this one also drops it at once, after its own commit: see `invalidate`). Only while the
+ * it; this one drops it at once, after its own commit (`invalidate`), and ignores its own notices
+ * (they come later, and would only drop what was loaded since). Only while the
  * subscription is live is anything kept: before the listening connection is up, while it is lost,
  * a load serves the requests that wait for it and is dropped (a notification could be missed).
  * Losing or regaining the connection drops everything. A load that a change overtook is not kept
@@ -31,7 +33,14 @@ export function createDefinitionsCache<T extends object>(deps: {
     generation++;
     tenants.delete(tenant);
   };
-  const subscription = deps.listener.listen(DEFINITIONS_CHANGED, { onMessage: invalidate, onReset: dropAll });
+  /** Tells this instance's notices from others'. */
+  const origin = randomUUID();
+  const onMessage = (payload: string) => {
+    const notice = parseNotice(payload);
+    if (!notice) dropAll();
+    else if (notice.origin !== origin) invalidate(notice.tenant);
+  };
+  const subscription = deps.listener.listen(DEFINITIONS_CHANGED, { onMessage, onReset: dropAll });
 
   return {
     /** The tenant's definitions: at once when cached, else one load shared by every caller meanwhile. */
@@ -57,5 +66,18 @@ export function createDefinitionsCache<T extends object>(deps: {
     },
     /** After a change of the tenant's definitions committed here: the next `get` loads again. */
     invalidate,
+    /** The payload that tells every instance the tenant's definitions changed. */
+    notice: (tenant: string): string => JSON.stringify({ tenant, origin }),
   };
+}
+
+function parseNotice(payload: string): { tenant: string; origin: string } | undefined {
+  try {
+    const notice = JSON.parse(payload) as { tenant?: unknown; origin?: unknown };
+    if (typeof notice.tenant === "string" && typeof notice.origin === "string") {
+      return { tenant: notice.tenant, origin: notice.origin };
+    }
+  } catch {}
+  // Not ours to read (another version's format?): dropping everything is always safe.
+  return undefined;
 }

@@ -29,7 +29,7 @@ export interface DefinitionValues {
   now: Date;
 }
 
-/** Every instance hears on this channel, with the tenant as payload, that a tenant's definitions changed. */
+/** Every instance hears on this channel that a tenant's definitions changed (payload: definitions.cache.ts's notice). */
 export const DEFINITIONS_CHANGED = "metadata_definitions_changed";
 
 const COLUMNS = `tenant, namespace, key, linked_object_types AS "linkedObjectTypes", title, description, type,
@@ -40,10 +40,10 @@ const THIS_KEY = "tenant = $1 AND namespace = $2 AND key = $3";
 /** The only module that talks to the metadata_definition table. */
 export function createDefinitionsRepository({ sql, transaction }: Pick<Database, "sql" | "transaction">) {
   /** `change` and the notification in one transaction: other instances hear of it once it commits. */
-  const changing = <T>(tenant: string, change: (tx: SqlRunner) => Promise<T>) =>
+  const changing = <T>(notice: string, change: (tx: SqlRunner) => Promise<T>) =>
     transaction(async (tx) => {
       const result = await change(tx);
-      if (result !== null) await notify(tx, DEFINITIONS_CHANGED, tenant);
+      if (result !== null) await notify(tx, DEFINITIONS_CHANGED, notice);
       return result;
     });
 
@@ -67,10 +67,10 @@ export function createDefinitionsRepository({ sql, transaction }: Pick<Database,
 
     /**
      * Creates (version 1) or replaces (version + 1) in one statement. Null when nothing was written:
-     * the compare-and-set failed, or a new key would pass `maxPerTenant`.
+     * the compare-and-set failed, or a new key would pass `maxPerTenant`. `notice` goes out with the change.
      */
-    upsert(ref: DefinitionRef, v: DefinitionValues): Promise<DefinitionRow | null> {
-      return changing(ref.tenant, async (tx) => {
+    upsert(ref: DefinitionRef, v: DefinitionValues, notice: string): Promise<DefinitionRow | null> {
+      return changing(notice, async (tx) => {
         const [row] = await tx.query<DefinitionRow>(
           `INSERT INTO metadata_definition AS d (tenant, namespace, key, linked_object_types, title, description, type,
   max_length, pattern, allowed_values, json_schema, version, created_at, updated_at)
@@ -113,9 +113,9 @@ RETURNING ${COLUMNS}`,
       });
     },
 
-    /** Deletes it, optionally only at `expectedVersion`; returns it as it was. */
-    delete(ref: DefinitionRef, expectedVersion: number | undefined): Promise<DefinitionRow | null> {
-      return changing(ref.tenant, async (tx) => {
+    /** Deletes it, optionally only at `expectedVersion`; returns it as it was. `notice` goes out with the change. */
+    delete(ref: DefinitionRef, expectedVersion: number | undefined, notice: string): Promise<DefinitionRow | null> {
+      return changing(notice, async (tx) => {
         const [row] = await tx.query<DefinitionRow>(
           `DELETE FROM metadata_definition WHERE ${THIS_KEY} AND ($4::int IS NULL OR version = $4::int) RETURNING ${COLUMNS}`,
           [ref.tenant, ref.namespace, ref.key, expectedVersion ?? null],

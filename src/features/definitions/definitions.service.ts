@@ -85,15 +85,19 @@ export function createDefinitionsService(deps: {
       const { tenant } = authorizeDefinitions(principal, "write");
       const ref = { tenant, namespace: storedNamespace(input.namespace), key: input.key };
       const expectedVersion = input.expectedVersion ?? undefined;
-      const row = await repository.upsert(ref, {
-        ...rule,
-        linkedObjectTypes,
-        title,
-        description: input.description ?? null,
-        expectedVersion,
-        maxPerTenant: MAX_DEFINITIONS_PER_TENANT,
-        now: now(),
-      });
+      const row = await repository.upsert(
+        ref,
+        {
+          ...rule,
+          linkedObjectTypes,
+          title,
+          description: input.description ?? null,
+          expectedVersion,
+          maxPerTenant: MAX_DEFINITIONS_PER_TENANT,
+          now: now(),
+        },
+        cache.notice(tenant),
+      );
       if (row) {
         cache.invalidate(tenant);
         return toDefinition(row);
@@ -117,7 +121,7 @@ export function createDefinitionsService(deps: {
       const { tenant } = authorizeDefinitions(principal, "write");
       const ref = { tenant, namespace, key: input.key };
       const expectedVersion = input.expectedVersion ?? undefined;
-      const row = await repository.delete(ref, expectedVersion);
+      const row = await repository.delete(ref, expectedVersion, cache.notice(tenant));
       if (row) {
         cache.invalidate(tenant);
         return toDefinition(row);
