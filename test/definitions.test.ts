@@ -379,6 +379,11 @@ describe.each(backends)("definitions on $name", (backend) => {
       "jsonSchema",
     ],
     [
+      "a JSON Schema with an unknown format",
+      { type: "JSON", jsonSchema: { type: "string", format: "nope" } },
+      "jsonSchema",
+    ],
+    [
       "a JSON Schema with a remote $ref",
       { type: "JSON", jsonSchema: { $ref: "https://example.com/s.json" } },
       "jsonSchema",
