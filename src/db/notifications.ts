@@ -21,6 +21,8 @@ export interface NotificationHandlers {
 export interface Subscription {
   /** True while every notification on the channel reaches the handlers. */
   readonly live: boolean;
+  /** Resolves the first time the subscription is live (never rejects: it may wait for ever). */
+  readonly ready: Promise<void>;
   unlisten(): Promise<void>;
 }
 
@@ -139,15 +141,28 @@ export function createPostgresListener(connectionString: string, warn?: (message
         channels.set(channel, set);
         if (client) listenOn(client, channel).catch(() => client && lost(client));
       }
-      set.add(handlers);
+      // Hears its first reset once listening: that is when it is ready.
+      let markReady = () => {};
+      const ready = new Promise<void>((resolve) => {
+        markReady = resolve;
+      });
+      const subscribed: NotificationHandlers = {
+        onMessage: (payload) => handlers.onMessage(payload),
+        onReset: () => {
+          if (listened.has(channel)) markReady();
+          handlers.onReset?.();
+        },
+      };
+      set.add(subscribed);
       void connect();
       return {
         get live() {
-          return listened.has(channel) && channels.get(channel)?.has(handlers) === true;
+          return listened.has(channel) && channels.get(channel)?.has(subscribed) === true;
         },
+        ready,
         async unlisten() {
           const current = channels.get(channel);
-          current?.delete(handlers);
+          current?.delete(subscribed);
           if (current?.size !== 0) return;
           channels.delete(channel);
           listened.delete(channel);
@@ -189,6 +204,7 @@ export function createPgliteListener(pglite: PGlite): Listener {
         get live() {
           return live;
         },
+        ready: unsubscribe.then(() => {}),
         async unlisten() {
           stopped = true;
           live = false;

@@ -66,6 +66,8 @@ export function createDefinitionsCache<T extends object>(deps: {
     },
     /** After a change of the tenant's definitions committed here: the next `get` loads again. */
     invalidate,
+    /** Resolves once changes made elsewhere reach this instance (until then nothing is kept). */
+    ready: subscription.ready,
     /** The payload that tells every instance the tenant's definitions changed. */
     notice: (tenant: string): string => JSON.stringify({ tenant, origin }),
   };

@@ -168,6 +168,9 @@ export function createDefinitionsService(deps: {
       return definition?.linkedObjectTypes.includes(entry.linkedObjectType) ? definition : null;
     },
 
+    /** Resolves once this instance hears of definition changes made by others (see definitions.cache.ts). */
+    ready: cache.ready,
+
     /** What the metadata service checks writes against (src/services.ts wires it in). */
     valueRules: { forTenant: (tenant: string) => cache.get(tenant) },
   };
