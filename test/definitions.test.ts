@@ -447,6 +447,22 @@ describe.each(backends)("definitions on $name", (backend) => {
     expect((await list({}, user)).body.data?.metadataDefinitions.totalCount).toBe(before);
   });
 
+  it("a tenant holds at most 1000 definitions: a new key past that is LIMIT_EXCEEDED, a redefinition is not", async () => {
+    await t.db.withConnection((exec) =>
+      exec(`INSERT INTO metadata_definition (tenant, namespace, key, title, type)
+            SELECT 'full', '', 'k.' || i, '{"en":"x"}', 'STRING' FROM generate_series(1, 1000) AS i`),
+    );
+    const full = await t.token({ ...STAFF, tenant: "full" });
+    const refused = await define({ key: "one.more" }, full);
+    expect(errorCodes(refused)).toEqual(["LIMIT_EXCEEDED"]);
+    expect(refused.body.errors?.[0]?.extensions).toMatchObject({ limit: 1000 });
+    expect((await define({ key: "k.1", type: "INTEGER" }, full)).body.data?.defineMetadata.definition).toMatchObject({
+      type: "INTEGER",
+      version: 2,
+    });
+    expect(await t.db.prisma.metadataDefinition.count({ where: { tenant: "full" } })).toBe(1000);
+  });
+
   // ---- cost -------------------------------------------------------------------------------------
 
   const definitionStatements = () => statements.filter((s) => /metadata_definition/.test(s)).length;
