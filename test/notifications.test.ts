@@ -60,6 +60,24 @@ describe.each(backends)("notifications on $name", (backend: Backend) => {
     await other.unlisten();
   });
 
+  it("a second subscription to a channel already listened to is ready at once; each hears every message", async () => {
+    const first: string[] = [];
+    const second: string[] = [];
+    const one = db.listener.listen("shared_channel", { onMessage: (payload) => first.push(payload) });
+    await one.ready;
+    const two = db.listener.listen("shared_channel", { onMessage: (payload) => second.push(payload) });
+    await two.ready;
+    expect(two.live).toBe(true);
+    await notify(db.sql, "shared_channel", "both");
+    await until(() => first.length === 1 && second.length === 1, "both subscriptions");
+    await one.unlisten();
+    expect(two.live).toBe(true);
+    await notify(db.sql, "shared_channel", "second only");
+    await until(() => second.length === 2, "the remaining subscription");
+    expect(first).toEqual(["both"]);
+    await two.unlisten();
+  });
+
   it("refuses a channel name that is not a plain identifier", () => {
     expect(() => db.listener.listen("bad; DROP TABLE metadata", { onMessage: () => {} })).toThrow(/Invalid/);
   });

@@ -154,6 +154,8 @@ export function createPostgresListener(connectionString: string, warn?: (message
         },
       };
       set.add(subscribed);
+      // A channel already listened to: live at once.
+      if (listened.has(channel)) markReady();
       void connect();
       return {
         get live() {
