@@ -41,6 +41,17 @@ export class InvalidInput extends DomainError {
   }
 }
 
+/**
+ * A value breaks its key's definition. `path` points at what failed inside the value: a JSON
+ * pointer (RFC 6901) for JSON, "" for the value as a whole.
+ */
+export class InvalidValue extends DomainError {
+  readonly code = "BAD_USER_INPUT";
+  constructor(message: string, path: string, field = "value") {
+    super(`${field}: ${message}${path ? ` (at ${path})` : ""}`, { field, path });
+  }
+}
+
 export class NotFound extends DomainError {
   readonly code = "NOT_FOUND";
 }

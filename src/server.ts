@@ -44,6 +44,25 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** How long start-up waits for the definitions' notifications (one connection; PGlite: at once). */
+const LISTENING_TIMEOUT_MS = 2000;
+
+/**
+ * Serves with the definitions cache working from the first request: it keeps nothing until its
+ * notifications connection listens. A database that does not answer does not hold start-up longer
+ * than LISTENING_TIMEOUT_MS: the connection keeps retrying and requests read definitions meanwhile.
+ */
+async function listeningFor(services: Services): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    services.definitions.ready,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, LISTENING_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 /** What Node's adapter passes Yoga besides the request. */
 type ServerContext = { req?: IncomingMessage };
 
@@ -61,6 +80,7 @@ export async function createApp({
   // Timed inside any span: the histogram holds the statement's own time.
   const timed = metrics ? withQueryTimer(db, metrics.observeQuery) : db;
   const services = createServices(tracer ? withStatementSpans(timed, tracer) : timed, config);
+  await listeningFor(services);
   // Unexpected errors are logged at error level, by the request log: it is on unless that level is off.
   const requestLogged = logger.isLevelEnabled("error");
   const rateLimiter = await createRateLimiter(config);

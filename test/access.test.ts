@@ -3,12 +3,16 @@ import type { LinkedObjectType } from "./gql/graphql.js";
 import { createTestApp, errorCodes, type OperationResult, type TestApp, type TestClaims } from "./support/app.js";
 import { backends } from "./support/backends.js";
 import {
+  DefineMetadata,
   DeleteMetadata,
   DeleteMetadataKeys,
   GetMetadata,
   GetMetadataForKey,
+  GetMetadataWithDefinitions,
   ListMetadata,
+  ListMetadataDefinitions,
   MetadataHistory,
+  RemoveMetadataDefinition,
   SearchMetadata,
   SetMetadata,
   UpdateMetadata,
@@ -778,5 +782,133 @@ describe.each(backends)("access policy on $name", (backend) => {
         expect(await rowsOf(object)).toEqual([]);
       },
     );
+  });
+
+  // ---- definitions -----------------------------------------------------------------------------
+
+  describe("definitions", () => {
+    const DEFINITION_OPERATIONS = ["defineMetadata", "removeMetadataDefinition", "metadataDefinitions"] as const;
+    type DefinitionOperation = (typeof DEFINITION_OPERATIONS)[number];
+
+    /** Runs one definitions operation on the key `k.<n>` (defineMetadata: an INTEGER key). */
+    async function runDefinition(op: DefinitionOperation, claims: TestClaims | null, key: string) {
+      const token = await tokenFor(claims);
+      switch (op) {
+        case "defineMetadata":
+          return t.execute({
+            document: DefineMetadata,
+            variables: { input: { key, linkedObjectTypes: ["ACCOUNT"], title: { en: "Typed" }, type: "INTEGER" } },
+            token,
+          });
+        case "removeMetadataDefinition":
+          return t.execute({ document: RemoveMetadataDefinition, variables: { input: { key } }, token });
+        case "metadataDefinitions":
+          return t.execute({ document: ListMetadataDefinitions, variables: {}, token });
+      }
+    }
+    const definitions = () =>
+      t.db.prisma.metadataDefinition.findMany({
+        orderBy: { id: "asc" },
+        select: { tenant: true, key: true, version: true },
+      });
+
+    // [who, verdict per operation]: "ok", or the code and the extension naming what was missing.
+    type Verdict = "ok" | { code: string; extensions?: Record<string, unknown> };
+    const STAFF_ONLY: Verdict = { code: "FORBIDDEN", extensions: { missingPermission: STAFF_PERMISSION } };
+    const MATRIX: [string, TestClaims | null, Record<DefinitionOperation, Verdict>][] = [
+      [
+        "no token",
+        null,
+        {
+          defineMetadata: { code: "UNAUTHENTICATED" },
+          removeMetadataDefinition: { code: "UNAUTHENTICATED" },
+          metadataDefinitions: { code: "UNAUTHENTICATED" },
+        },
+      ],
+      [
+        "a user without metadata scope",
+        NO_SCOPE,
+        {
+          defineMetadata: STAFF_ONLY,
+          removeMetadataDefinition: STAFF_ONLY,
+          metadataDefinitions: { code: "FORBIDDEN", extensions: { missingScope: "metadata.read" } },
+        },
+      ],
+      [
+        "a reader",
+        READER,
+        { defineMetadata: STAFF_ONLY, removeMetadataDefinition: STAFF_ONLY, metadataDefinitions: "ok" },
+      ],
+      [
+        "a writer",
+        USER,
+        { defineMetadata: STAFF_ONLY, removeMetadataDefinition: STAFF_ONLY, metadataDefinitions: "ok" },
+      ],
+      [
+        "a client-mode token",
+        CLIENT,
+        { defineMetadata: STAFF_ONLY, removeMetadataDefinition: STAFF_ONLY, metadataDefinitions: "ok" },
+      ],
+      ["staff", STAFF, { defineMetadata: "ok", removeMetadataDefinition: "ok", metadataDefinitions: "ok" }],
+      [
+        "a staff client-mode token",
+        STAFF_CLIENT,
+        { defineMetadata: "ok", removeMetadataDefinition: "ok", metadataDefinitions: "ok" },
+      ],
+    ];
+
+    it.each(MATRIX)("%s", async (_who, claims, verdicts) => {
+      const key = `access.${_who.replaceAll(" ", "-")}`;
+      for (const op of DEFINITION_OPERATIONS) {
+        // removeMetadataDefinition needs something to remove: staff defines it first.
+        if (op === "removeMetadataDefinition") {
+          expect((await runDefinition("defineMetadata", STAFF, key)).body.errors).toBeUndefined();
+        }
+        const before = await definitions();
+        const result = await runDefinition(op, claims, key);
+        const verdict = verdicts[op];
+        if (verdict === "ok") {
+          expect(result.body.errors, op).toBeUndefined();
+          continue;
+        }
+        expect(errorCodes(result), op).toEqual([verdict.code]);
+        expect(result.body.errors?.[0]?.extensions).toMatchObject(verdict.extensions ?? {});
+        expect(await definitions(), op).toEqual(before);
+      }
+      // Clean up what staff left for the removal, whoever the caller was.
+      await runDefinition("removeMetadataDefinition", STAFF, key);
+    });
+
+    it("a tenant's definitions are its own: another tenant neither lists them nor is bound by them", async () => {
+      const acme: TestClaims = { ...STAFF, tenant: "acme" };
+      const defined = await runDefinition("defineMetadata", acme, "acme.count");
+      expect(defined.body.errors).toBeUndefined();
+      const listed = await runDefinition("metadataDefinitions", STAFF, "");
+      expect(JSON.stringify(listed.body.data)).not.toContain("acme.count");
+      const account: Where = { linkedObjectType: "ACCOUNT", identifier: "A-1" };
+      expect(await write(STAFF, account, "acme.count", "not a number")).toMatchObject({ value: "not a number" });
+      expect(errorCodes(await set(acme, account, "acme.count", "not a number"))).toEqual(["BAD_USER_INPUT"]);
+      // Another tenant cannot remove it either: it is not there for them.
+      expect(errorCodes(await runDefinition("removeMetadataDefinition", STAFF, "acme.count"))).toEqual(["NOT_FOUND"]);
+      expect((await runDefinition("removeMetadataDefinition", acme, "acme.count")).body.errors).toBeUndefined();
+      expect((await del(STAFF, account, "acme.count")).body.errors).toBeUndefined();
+    });
+
+    it("Metadata.definition is visible to whoever reads the entry", async () => {
+      const account: Where = { linkedObjectType: "ACCOUNT", identifier: "A-1" };
+      expect((await runDefinition("defineMetadata", STAFF, "typed.read")).body.errors).toBeUndefined();
+      await write(USER, account, "typed.read", "42");
+      const read = await t.execute({
+        document: GetMetadataWithDefinitions,
+        variables: { identifier: "A-1" },
+        token: await tokenFor(READER),
+      });
+      expect(read.body.data?.metadata.find((e) => e.key === "typed.read")?.definition).toMatchObject({
+        key: "typed.read",
+        type: "INTEGER",
+      });
+      expect((await del(USER, account, "typed.read")).body.errors).toBeUndefined();
+      expect((await runDefinition("removeMetadataDefinition", STAFF, "typed.read")).body.errors).toBeUndefined();
+    });
   });
 });

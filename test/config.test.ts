@@ -260,6 +260,9 @@ describe("JWT_PUBLIC_KEY is checked when the app starts", () => {
     sql: { query: () => Promise.reject(unused()) },
     transaction: () => Promise.reject(unused()),
     withConnection: () => Promise.reject(unused()),
+    get listener(): never {
+      throw unused();
+    },
     close: () => Promise.reject(unused()),
   };
   const start = (key: string) => createApp({ config: loadConfig({ NODE_ENV: "test", JWT_PUBLIC_KEY: key }), db });

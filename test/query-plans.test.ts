@@ -5,13 +5,17 @@ import { type SqlArg, toDriverArg } from "../src/db/sql.js";
 import { createTestApp, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
 import {
+  DefineMetadata,
   DeleteMetadata,
   DeleteMetadataKeys,
   GetMetadata,
   GetMetadataForKey,
+  GetMetadataWithDefinitions,
   ListMetadata,
+  ListMetadataDefinitions,
   ListMetadataFiltered,
   MetadataHistory,
+  RemoveMetadataDefinition,
   SearchMetadata,
   SetMetadata,
   UpdateMetadata,
@@ -44,7 +48,10 @@ describe.each(backends)("query plans on $name", (backend) => {
             SELECT 't' || (i % 3), 'ACCOUNT', 'A-' || (i / ${KEYS_PER_IDENTIFIER}), '', 'pref.theme.' || (i % ${KEYS_PER_IDENTIFIER}),
                    'UPDATED', 1, 2, 'x', 's', now() - (i || ' minutes')::interval
             FROM generate_series(1, ${IDENTIFIERS * KEYS_PER_IDENTIFIER}) AS i;
+            INSERT INTO metadata_definition (tenant, namespace, key, title, type)
+            SELECT 'd' || (i % 500), '', 'def.' || i, '{"en":"x"}', 'STRING' FROM generate_series(1, 20000) AS i;
             ANALYZE metadata;
+            ANALYZE metadata_definition;
             ANALYZE metadata_event;`),
     );
   });
@@ -140,6 +147,20 @@ describe.each(backends)("query plans on $name", (backend) => {
     await run({ document: MetadataHistory, variables: { ...object, first: 5, after: historyAfter } });
     await t.app.services.metadata.purgeExpired();
     await t.app.services.metadata.pruneHistory();
+    // Definitions: the upsert (create, then replace, then a failed compare-and-set and its version
+    // read), the tenant's load (by Metadata.definition and the listing), the removal; each notifies.
+    const definition = {
+      key: "pref.theme.3",
+      linkedObjectTypes: ["ACCOUNT" as const],
+      title: { en: "Theme" },
+      type: "STRING" as const,
+    };
+    await run({ document: DefineMetadata, variables: { input: definition } });
+    await run({ document: DefineMetadata, variables: { input: { ...definition, pattern: "^[a-z]+$" } } });
+    await run({ document: DefineMetadata, variables: { input: { ...definition, expectedVersion: 9 } } });
+    await run({ document: GetMetadataWithDefinitions, variables: object });
+    await run({ document: ListMetadataDefinitions, variables: { first: 5 } });
+    await run({ document: RemoveMetadataDefinition, variables: { input: { key: "pref.theme.3" } } });
 
     const writes = statements.filter((s) => /^\s*(WITH|INSERT|DELETE)/i.test(s.query));
     expect(writes.length).toBeGreaterThanOrEqual(3);
@@ -157,6 +178,19 @@ describe.each(backends)("query plans on $name", (backend) => {
     );
     expect(statements.filter((s) => /md5\(value\) = md5/.test(s.query)).length).toBeGreaterThanOrEqual(2);
     expect(statements.filter((s) => /metadata_search_doc/.test(s.query)).length).toBeGreaterThanOrEqual(4);
+    // Every definitions statement: upsert, version read, the tenant's load, delete, and the notification.
+    for (const shape of [
+      /INSERT INTO metadata_definition/,
+      /SELECT version FROM metadata_definition/,
+      /FROM metadata_definition WHERE tenant = \$1$/,
+      /DELETE FROM metadata_definition/,
+      /pg_notify/,
+    ]) {
+      expect(
+        statements.some((s) => shape.test(s.query)),
+        String(shape),
+      ).toBe(true);
+    }
     for (const statement of statements) {
       const plan = await explain(t, statement);
       if (process.env.SHOW_PLANS) console.log(`${statement.query}\n${plan}\n`);

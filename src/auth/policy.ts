@@ -47,6 +47,23 @@ export function authorize(principal: Principal | null, access: Access, target: T
   return { tenant: principal.tenant, storedNamespace: namespaceFor(principal, access, target.namespace, staff) };
 }
 
+/**
+ * Definitions (typed keys) are the tenant's schema for its entries: anyone who may read the
+ * tenant's entries reads them (a client validates before it writes); only staff change them, as
+ * a change binds every writer of the tenant.
+ */
+export function authorizeDefinitions(principal: Principal | null, access: Access): { tenant: string } {
+  if (!principal) throw new Unauthenticated("Authentication required: send 'Authorization: Bearer <token>'");
+  const staff = principal.permissions.has(PERMISSION_STAFF);
+  if (access === "write" && !staff) {
+    throw new Forbidden(`Not allowed: metadata definitions are managed only with permission ${PERMISSION_STAFF}`, {
+      missingPermission: PERMISSION_STAFF,
+    });
+  }
+  assertScope(principal, access, staff);
+  return { tenant: principal.tenant };
+}
+
 function assertScope(principal: Principal, access: Access, staff: boolean): void {
   if (staff || principal.scopes.has(SCOPE_WRITE)) return;
   if (access === "read" && principal.scopes.has(SCOPE_READ)) return;

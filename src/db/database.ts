@@ -6,6 +6,7 @@ import pg from "pg";
 import { PrismaClient } from "../../generated/prisma/client.js";
 import type { PrismaClientOptions } from "../../generated/prisma/internal/prismaNamespace.js";
 import type { Config } from "../config.js";
+import { createPgliteListener, createPostgresListener, type Listener } from "./notifications.js";
 import { createPostgresRunner, type QueryListener, type SqlRunner, type Transact } from "./sql.js";
 
 /** The one Prisma client of the process, plus the raw access migrations and health need. */
@@ -16,6 +17,8 @@ export interface Database {
   /** Several of those statements as one transaction, on one connection (src/db/sql.ts). */
   readonly transaction: Transact;
   readonly kind: "pglite" | "postgres";
+  /** LISTEN/NOTIFY on a dedicated connection (src/db/notifications.ts); closed with the database. */
+  readonly listener: Listener;
   /**
    * Runs `fn` with exclusive use of one connection (session-level advisory locks); `exec` takes
    * SQL of one or more statements and returns the rows of the last.
@@ -94,11 +97,13 @@ async function openPostgres(
   const adapter = new PrismaPg(pool);
   const prisma = createPrisma(adapter, onQuery);
   const sql = createPostgresRunner(pool, onQuery, warn);
+  const listener = createPostgresListener(connectionString, warn ?? console.warn);
   return {
     prisma,
     sql,
     transaction: sql.transaction,
     kind: "postgres",
+    listener,
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
     async withConnection(fn) {
       const client = await pool.connect();
@@ -113,6 +118,7 @@ async function openPostgres(
       }
     },
     async close() {
+      await listener.close();
       await prisma.$disconnect();
       await pool.end();
     },
@@ -138,6 +144,7 @@ async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions[
     sql,
     transaction: sql.transaction,
     kind: "pglite",
+    listener: createPgliteListener(pglite),
     // PGlite is a single connection inside this process: it is always exclusive.
     async withConnection(fn) {
       return fn(async (sql) => (await pglite.exec(sql)).at(-1)?.rows ?? []);

@@ -4,6 +4,7 @@ import { builder } from "./builder.js";
 import "../features/metadata/metadata.schema.js";
 import "../features/metadata/metadata.history.schema.js";
 import "../features/metadata/metadata.search.schema.js";
+import "../features/definitions/definitions.schema.js";
 
 export const schema = builder.toSchema();
 

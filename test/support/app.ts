@@ -30,6 +30,8 @@ export interface OperationResult<T> {
 export interface TestApp {
   app: App;
   db: Database;
+  /** How `db` was opened: another connection to the same database opens with these. */
+  options: DatabaseOptions;
   config: Config;
   /** An HS256 token signed with the test secret, valid for an hour. */
   token(claims: TestClaims): Promise<string>;
@@ -65,6 +67,7 @@ export async function createTestApp(
   return {
     app,
     db,
+    options,
     config,
     token: (claims) =>
       new SignJWT({ ...claims })

@@ -257,3 +257,78 @@ export const SearchMetadata = graphql(`
     }
   }
 `);
+
+export const DefinitionFields = graphql(`
+  fragment DefinitionFields on MetadataDefinition {
+    namespace
+    key
+    linkedObjectTypes
+    title
+    description
+    type
+    maxLength
+    pattern
+    allowedValues
+    jsonSchema
+    version
+    createdAt
+    updatedAt
+  }
+`);
+
+export const DefineMetadata = graphql(`
+  mutation DefineMetadata($input: MetadataDefinitionInput!) {
+    defineMetadata(input: $input) {
+      definition {
+        ...DefinitionFields
+      }
+    }
+  }
+`);
+
+export const RemoveMetadataDefinition = graphql(`
+  mutation RemoveMetadataDefinition($input: RemoveMetadataDefinitionInput!) {
+    removeMetadataDefinition(input: $input) {
+      definition {
+        ...DefinitionFields
+      }
+    }
+  }
+`);
+
+export const ListMetadataDefinitions = graphql(`
+  query ListMetadataDefinitions($first: Int, $after: String, $last: Int, $before: String) {
+    metadataDefinitions(first: $first, after: $after, last: $last, before: $before) {
+      totalCount
+      edges {
+        cursor
+        node {
+          namespace
+          key
+          type
+          version
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+    }
+  }
+`);
+
+export const GetMetadataWithDefinitions = graphql(`
+  query GetMetadataWithDefinitions($identifier: String!, $linkedObjectType: LinkedObjectType, $namespace: String) {
+    metadata(identifier: $identifier, linkedObjectType: $linkedObjectType, namespace: $namespace) {
+      key
+      value
+      definition {
+        key
+        type
+        version
+      }
+    }
+  }
+`);

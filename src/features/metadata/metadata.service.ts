@@ -1,6 +1,7 @@
 import { type Access, authorize, authorizeSearch, type LinkedObjectType } from "../../auth/policy.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
 import { BatchEntryFailed, InvalidInput, LimitExceeded, NotFound, VersionConflict } from "../../errors.js";
+import { parseJsonText } from "../../json-text.js";
 import { atEntry, type BatchMode, entryPastKeyLimit } from "./metadata.batch.js";
 import {
   DEFAULT_ORDER,
@@ -172,6 +173,22 @@ export interface MetadataLimits {
   maxKeysPerObject: number;
 }
 
+/**
+ * Rules a value must meet beyond the generic ones: the definitions feature's typed keys. The
+ * checker of a tenant comes at once when known (the hot path awaits nothing), else once loaded.
+ */
+export interface ValueRules {
+  forTenant(tenant: string): TenantValueRules | Promise<TenantValueRules>;
+}
+
+export interface TenantValueRules {
+  /** Throws a domain error (BAD_USER_INPUT with `path`) when the value breaks its key's definition. */
+  check(entry: { namespace: string; linkedObjectType: LinkedObjectType; key: string; value: string }): void;
+}
+
+/** Every key free-form. */
+const NO_VALUE_RULES: ValueRules = { forTenant: () => ({ check() {} }) };
+
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 /** Rows per statement of the expiry purge and the history prune: each statement holds its locks briefly. */
@@ -182,9 +199,11 @@ export function createMetadataService(deps: {
   limits: MetadataLimits;
   /** How long history events are kept (pruneHistory). */
   historyRetentionMs: number;
+  valueRules?: ValueRules;
   now?: () => Date;
 }) {
   const { repository, limits, historyRetentionMs } = deps;
+  const valueRules = deps.valueRules ?? NO_VALUE_RULES;
   const now = deps.now ?? (() => new Date());
 
   /** Validate the reference, then ask the policy where the caller may act. */
@@ -210,6 +229,29 @@ export function createMetadataService(deps: {
 
   async function currentVersion(scope: EntryScope, key: string, on: MetadataStatements = repository): Promise<number> {
     return (await on.findLive(scope, key, now()))?.version ?? 0;
+  }
+
+  /**
+   * The entries' values against their keys' definitions; a batch's failing entry names its index.
+   * Synchronous when the tenant's rules are at hand (the hot path awaits nothing more).
+   */
+  function checkValues(
+    scope: EntryScope,
+    type: LinkedObjectType,
+    entries: readonly EntryWrite[],
+    batch: boolean,
+  ): Promise<void> | undefined {
+    const check = (rules: TenantValueRules) => {
+      for (const [index, { key, value }] of entries.entries()) {
+        const one = () => rules.check({ namespace: scope.namespace, linkedObjectType: type, key, value });
+        if (batch) atEntry(index, one);
+        else one();
+      }
+    };
+    const rules = valueRules.forTenant(scope.tenant);
+    if (rules instanceof Promise) return rules.then(check);
+    check(rules);
+    return undefined;
   }
 
   function keyLimitExceeded(ref: ObjectRef): LimitExceeded {
@@ -291,6 +333,8 @@ export function createMetadataService(deps: {
       const at = now();
       assertEntryWrite(input, at, limits.maxValueLength);
       const { scope, actor } = writeScopeFor(principal, input);
+      const checking = checkValues(scope, input.linkedObjectType, [input], false);
+      if (checking) await checking;
       const values = entryValues(input);
       const written = await repository.upsert(scope, {
         ...values,
@@ -319,6 +363,8 @@ export function createMetadataService(deps: {
         atEntry(index, () => assertEntryWrite(entry, at, limits.maxValueLength));
       }
       const { scope, actor } = writeScopeFor(principal, input);
+      const checking = checkValues(scope, input.linkedObjectType, input.entries, true);
+      if (checking) await checking;
       const values = input.entries.map(entryValues);
       // Throwing inside rolls the transaction back: the removals, every entry written before and
       // their events.
@@ -432,6 +478,8 @@ export function createMetadataService(deps: {
   };
 }
 
+export { MAX_JSON_DEPTH } from "../../json-text.js";
+
 export type MetadataService = ReturnType<typeof createMetadataService>;
 
 /** The list's filters, validated: keys 1-MAX_BATCH_SIZE distinct valid keys, time windows in order. */
@@ -484,7 +532,8 @@ function connection(
   };
 }
 
-function pageSize(page: PageArgs): { size: number; fromEnd: boolean } {
+/** A page request's size and direction: `first` or `last`, 0-MAX_PAGE_SIZE. */
+export function pageSize(page: Pick<PageArgs, "first" | "last">): { size: number; fromEnd: boolean } {
   if (page.first != null && page.last != null) throw new InvalidInput("first", "cannot be combined with last");
   const fromEnd = page.last != null;
   const size = page.first ?? page.last ?? DEFAULT_PAGE_SIZE;
@@ -547,40 +596,7 @@ function displayNamespace(stored: string): string | null {
   return stored.startsWith("$app:") ? "$app" : stored;
 }
 
-/**
- * Deeper JSON is not parsed (jsonValue is null, as for text that is not JSON). Writing the response
- * recurses once per level: a ~5,000-level value, 10 KB of brackets well within
- * METADATA_MAX_VALUE_LENGTH, overflowed the stack and failed every read that selected its jsonValue
- * with a 500.
- */
-export const MAX_JSON_DEPTH = 1000;
-
 /** The parsed value when `value` is JSON text nested at most MAX_JSON_DEPTH levels, else null. */
 export function parseJsonValue(value: string): unknown {
-  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) return null;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return null;
-  }
-}
-
-/** Whether brackets outside JSON strings open more than `max` levels. */
-function nestsDeeperThan(text: string, max: number): boolean {
-  // Each level takes two characters: shorter text cannot, and costs no scan.
-  if (text.length < 2 * (max + 1)) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      // A backslash escapes the next character.
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
+  return parseJsonText(value)?.value ?? null;
 }

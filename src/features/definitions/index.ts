@@ -1,0 +1,2 @@
+export { createDefinitionsRepository, type DefinitionsRepository } from "./definitions.repository.js";
+export { createDefinitionsService, type Definition, type DefinitionsService } from "./definitions.service.js";
