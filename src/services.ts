@@ -1,8 +1,11 @@
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
 import {
+  type ChangeFeed,
+  createLocalChangeFeed,
   createMetadataRepository,
   createMetadataService,
+  createPostgresChangeFeed,
   type MetadataService,
   withPointReadCache,
 } from "./features/metadata/index.js";
@@ -10,15 +13,27 @@ import {
 /** Every feature's service, built once per app from the database and config. */
 export interface Services {
   metadata: MetadataService;
+  /** Committed metadata changes, for subscriptions; closed with the app. */
+  changes: ChangeFeed;
 }
 
-export function createServices(db: Database, config: Config): Services {
+export function createServices(
+  db: Database,
+  config: Config,
+  { warn = (message: string) => console.warn(message) }: { warn?: (message: string) => void } = {},
+): Services {
   const metadataRepository = createMetadataRepository(db);
+  // Only PostgreSQL can have other instances writing: they are heard through LISTEN/NOTIFY.
+  const changes = db.dedicatedClient
+    ? createPostgresChangeFeed({ sql: db.sql, dedicatedClient: db.dedicatedClient, warn })
+    : createLocalChangeFeed();
   return {
     metadata: createMetadataService({
       // Only the embedded database is owned by this process alone: only there may reads be cached.
       repository: db.kind === "pglite" ? withPointReadCache(metadataRepository) : metadataRepository,
       limits: config.metadata,
+      changes,
     }),
+    changes,
   };
 }

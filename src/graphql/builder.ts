@@ -33,6 +33,7 @@ builder.addScalarType("JSON", JSONResolver);
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 builder.globalConnectionField("totalCount", (t) =>
   t.int({

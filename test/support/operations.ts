@@ -114,3 +114,15 @@ export const ListMetadata = graphql(`
     }
   }
 `);
+
+export const MetadataChanged = graphql(`
+  subscription MetadataChanged($linkedObjectType: LinkedObjectType!, $identifier: String!, $namespace: String) {
+    metadataChanged(linkedObjectType: $linkedObjectType, identifier: $identifier, namespace: $namespace) {
+      operation
+      sequence
+      metadata {
+        ...EntryFields
+      }
+    }
+  }
+`);

@@ -40,7 +40,7 @@ export interface PageQuery {
 
 // Every statement a request sends is hand-written SQL on the SQL runner (Prisma's driver adapter
 // without Prisma Client's query compiler: see src/db/sql.ts). Columns are aliased to Prisma's
-// model so rows keep one type; Prisma Client keeps the cold path (the expiry purge).
+// model so rows keep one type.
 const COLUMNS = `tenant, linked_object_type AS "linkedObjectType", identifier, namespace, key, value, version,
   created_at AS "createdAt", updated_at AS "updatedAt", expires_at AS "expiresAt"`;
 const RETURNING = `RETURNING ${COLUMNS}`;
@@ -93,11 +93,7 @@ function keyRange(q: Partial<Pick<PageQuery, "keyPrefix" | "afterKey" | "beforeK
 }
 
 /** The only module that talks to the metadata table. */
-export function createMetadataRepository({
-  prisma,
-  sql,
-  transaction,
-}: Pick<Database, "prisma" | "sql" | "transaction">) {
+export function createMetadataRepository({ sql, transaction }: Pick<Database, "sql" | "transaction">) {
   return {
     ...statementsOn(sql),
 
@@ -112,10 +108,17 @@ export function createMetadataRepository({
       });
     },
 
-    /** Removes expired rows; returns how many. */
-    async purgeExpired(now: Date): Promise<number> {
-      const { count } = await prisma.metadata.deleteMany({ where: { expiresAt: { lte: now } } });
-      return count;
+    /**
+     * Removes up to `limit` rows expired at `now` (the oldest first, through the expires_at index);
+     * returns them as they were, for their EXPIRED events. The caller repeats while rounds are full.
+     */
+    purgeExpired(now: Date, limit: number): Promise<MetadataRow[]> {
+      return sql.query<MetadataRow>(
+        `DELETE FROM metadata WHERE id = ANY(ARRAY(
+  SELECT id FROM metadata WHERE expires_at <= $1::timestamptz ORDER BY expires_at LIMIT $2::int
+)) ${RETURNING}`,
+        [now, limit],
+      );
     },
   };
 }

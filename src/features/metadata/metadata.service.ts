@@ -1,8 +1,17 @@
 import { type Access, authorize, type LinkedObjectType } from "../../auth/policy.js";
 import type { Principal } from "../../auth/principal.js";
-import { BatchEntryFailed, InvalidInput, LimitExceeded, NotFound, VersionConflict } from "../../errors.js";
+import {
+  BatchEntryFailed,
+  type DomainError,
+  InvalidInput,
+  LimitExceeded,
+  NotFound,
+  VersionConflict,
+} from "../../errors.js";
 import { atEntry, type BatchMode, entryPastKeyLimit } from "./metadata.batch.js";
+import { type ChangeFeed, type MetadataChange, toChange } from "./metadata.changes.js";
 import { decodeCursor, encodeCursor } from "./metadata.cursor.js";
+import { type MetadataEntry, toEntry } from "./metadata.entry.js";
 import type {
   EntryScope,
   EntryValues,
@@ -19,19 +28,9 @@ import {
   assertKeyPrefix,
   assertNamespace,
 } from "./metadata.validation.js";
+import { endingAtExpiry } from "./metadata.watch.js";
 
-/** An entry as clients see it: the namespace as they name it, "$app" for a client's own. */
-export interface MetadataEntry {
-  key: string;
-  value: string;
-  namespace: string | null;
-  linkedObjectType: LinkedObjectType;
-  identifier: string;
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
-  expiresAt: Date | null;
-}
+export type { MetadataEntry } from "./metadata.entry.js";
 
 export interface ObjectRef {
   linkedObjectType: LinkedObjectType;
@@ -98,14 +97,18 @@ export interface MetadataLimits {
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
+/** Expired rows deleted (and held in memory for their EXPIRED events) per purge statement. */
+const PURGE_ROUND = 1000;
 export const MAX_PAGE_SIZE = 500;
 
 export function createMetadataService(deps: {
   repository: MetadataRepository;
   limits: MetadataLimits;
+  /** Where committed changes are published and subscriptions read them. */
+  changes: ChangeFeed;
   now?: () => Date;
 }) {
-  const { repository, limits } = deps;
+  const { repository, limits, changes } = deps;
   const now = deps.now ?? (() => new Date());
 
   /** Validate the reference, then ask the policy where the caller may act. */
@@ -186,7 +189,10 @@ export function createMetadataService(deps: {
       const scope = scopeFor(principal, "write", input);
       const values = entryValues(input);
       const row = await repository.upsert(scope, { ...values, maxKeysPerObject: limits.maxKeysPerObject, now: at });
-      if (row) return toEntry(row);
+      if (row) {
+        changes.publish([toChange(row)]);
+        return toEntry(row);
+      }
       // Nothing written: say why. A version mismatch wins; otherwise the key limit stopped it.
       const current = await currentVersion(scope, input.key);
       if (values.expectedVersion !== undefined && values.expectedVersion !== current) {
@@ -209,7 +215,7 @@ export function createMetadataService(deps: {
       const scope = scopeFor(principal, "write", input);
       const values = input.entries.map(entryValues);
       // Throwing inside rolls the transaction back: the removals and every entry written before.
-      return repository.inObjectTransaction(scope, async (tx) => {
+      const { removed, rows } = await repository.inObjectTransaction(scope, async (tx) => {
         const removed = input.mode === "REPLACE" ? await tx.deleteOtherKeys(scope, keys, at) : [];
         const written = new Map((await tx.upsertMany(scope, values, at)).map((row) => [row.key, row]));
         const rows: MetadataRow[] = [];
@@ -227,8 +233,11 @@ export function createMetadataService(deps: {
         const live = await tx.countLiveOnObject(scope, at);
         const pastLimit = entryPastKeyLimit(newKeyEntries, live, limits.maxKeysPerObject);
         if (pastLimit !== undefined) throw new BatchEntryFailed(pastLimit, keyLimitExceeded(input));
-        return { entries: rows.map(toEntry), removedKeys: removed.map((row) => row.key).sort() };
+        return { removed, rows };
       });
+      // Committed: now, and only now, subscribers hear of it.
+      changes.publish([...removed.map((row) => toChange(row, "DELETED")), ...rows.map((row) => toChange(row))]);
+      return { entries: rows.map(toEntry), removedKeys: removed.map((row) => row.key).sort() };
     },
 
     /** Deletes a live entry; returns it as it was. */
@@ -238,7 +247,10 @@ export function createMetadataService(deps: {
       const scope = scopeFor(principal, "write", input);
       const expectedVersion = input.expectedVersion ?? undefined;
       const row = await repository.delete(scope, input.key, expectedVersion, now());
-      if (row) return toEntry(row);
+      if (row) {
+        changes.publish([toChange(row, "DELETED")]);
+        return toEntry(row);
+      }
       const current = await currentVersion(scope, input.key);
       if (current === 0)
         throw new NotFound(`No metadata '${input.key}' on ${input.linkedObjectType} ${input.identifier}`);
@@ -254,15 +266,34 @@ export function createMetadataService(deps: {
       for (const [index, key] of input.keys.entries()) atEntry(index, () => assertKey(key, "keys"));
       const scope = scopeFor(principal, "write", input);
       const removed = new Map((await repository.deleteKeys(scope, input.keys, now())).map((row) => [row.key, row]));
-      return input.keys.flatMap((key) => {
-        const row = removed.get(key);
-        return row ? [toEntry(row)] : [];
-      });
+      const rows = input.keys.flatMap((key) => removed.get(key) ?? []);
+      changes.publish(rows.map((row) => toChange(row, "DELETED")));
+      return rows.map(toEntry);
     },
 
-    /** The periodic job: expired entries are already invisible; this reclaims their rows. */
-    purgeExpired(): Promise<number> {
-      return repository.purgeExpired(now());
+    /**
+     * The periodic job: expired entries are already invisible; this reclaims their rows, in
+     * bounded rounds (each one statement), and publishes each round's entries as EXPIRED.
+     */
+    async purgeExpired(): Promise<number> {
+      const at = now();
+      let purged = 0;
+      for (;;) {
+        const rows = await repository.purgeExpired(at, PURGE_ROUND);
+        changes.publish(rows.map((row) => toChange(row, "EXPIRED")));
+        purged += rows.length;
+        if (rows.length < PURGE_ROUND) return purged;
+      }
+    },
+
+    /**
+     * Changes of one object's namespace, from now on, for as long as the caller reads them and its
+     * token is valid: authorized like a read, once, here (a refusal is an error, not a stream).
+     */
+    watchChanges(principal: Principal | null, ref: ObjectRef): AsyncIterableIterator<MetadataChange | DomainError> {
+      const scope = scopeFor(principal, "read", ref);
+      const feed = changes.subscribe({ ...scope, storedNamespace: scope.namespace });
+      return endingAtExpiry(feed, principal?.expiresAt);
     },
   };
 }
@@ -286,25 +317,6 @@ function entryValues(entry: EntryWrite): EntryValues {
     expiresAt: entry.expiresAt ?? null,
     expectedVersion: entry.expectedVersion ?? undefined,
   };
-}
-
-function toEntry(row: MetadataRow): MetadataEntry {
-  return {
-    key: row.key,
-    value: row.value,
-    namespace: displayNamespace(row.namespace),
-    linkedObjectType: row.linkedObjectType as LinkedObjectType,
-    identifier: row.identifier,
-    version: row.version,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    expiresAt: row.expiresAt,
-  };
-}
-
-function displayNamespace(stored: string): string | null {
-  if (stored === "") return null;
-  return stored.startsWith("$app:") ? "$app" : stored;
 }
 
 /**

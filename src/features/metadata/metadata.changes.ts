@@ -1,0 +1,76 @@
+import { type MetadataEntry, toEntry } from "./metadata.entry.js";
+import type { MetadataRow } from "./metadata.repository.js";
+
+export const CHANGE_OPERATIONS = {
+  CREATED: {
+    description: "A key written for the first time (version 1), or again after it had expired or was deleted.",
+  },
+  UPDATED: { description: "A live entry written again (version 2 and up)." },
+  DELETED: { description: "Removed by deleteMetadata, deleteMetadataKeys or a REPLACE batch; the entry as it was." },
+  EXPIRED: { description: "Removed by the expiry purge after its expiresAt passed; the entry as it was." },
+} as const;
+export type ChangeOperation = keyof typeof CHANGE_OPERATIONS;
+
+/** One committed change of one entry, as subscribers receive it. */
+export interface MetadataChange {
+  /** Global order of changes; 0 until the event history (item 2) numbers them. */
+  sequence: number;
+  operation: ChangeOperation;
+  /** As written; for DELETED and EXPIRED, as it was. */
+  entry: MetadataEntry;
+  /** Routing: which subscribers may see it (never sent to clients). */
+  tenant: string;
+  storedNamespace: string;
+}
+
+/** What one subscription receives: exactly one object's namespace of one tenant. */
+export interface ChangeFilter {
+  tenant: string;
+  linkedObjectType: string;
+  identifier: string;
+  /** As stored: "" (default), the name, or "$app:<client id>". */
+  storedNamespace: string;
+}
+
+/**
+ * Where committed changes go and subscriptions read them. The in-process feed
+ * (metadata.feed.ts) serves one process; the PostgreSQL one (metadata.feed-postgres.ts) adds the
+ * other instances through LISTEN/NOTIFY.
+ */
+export interface ChangeFeed {
+  /** Called after the changes' transaction committed; never throws, never waits. */
+  publish(changes: readonly MetadataChange[]): void;
+  /**
+   * The changes matching `filter` published from now on, until `signal` aborts, the consumer
+   * returns, or the feed closes. A consumer that falls too far behind gets a FeedOverflow and the end.
+   */
+  subscribe(filter: ChangeFilter, signal?: AbortSignal): AsyncIterableIterator<MetadataChange | FeedOverflow>;
+  /** Ends every subscription; later subscriptions end at once. */
+  close(): Promise<void>;
+}
+
+/** The last item of a subscription whose consumer did not keep up: it ends there. */
+export class FeedOverflow {
+  constructor(readonly pending: number) {}
+}
+
+/** The ONE way a written row becomes a change: every write path of the service publishes through it. */
+export function toChange(row: MetadataRow, removal?: "DELETED" | "EXPIRED"): MetadataChange {
+  return {
+    // item 2 (history) supplies the sequence
+    sequence: Number((row as MetadataRow & { sequence?: number | bigint | null }).sequence ?? 0),
+    operation: removal ?? (row.version === 1 ? "CREATED" : "UPDATED"),
+    entry: toEntry(row),
+    tenant: row.tenant,
+    storedNamespace: row.namespace,
+  };
+}
+
+export function matches(filter: ChangeFilter, change: MetadataChange): boolean {
+  return (
+    change.tenant === filter.tenant &&
+    change.storedNamespace === filter.storedNamespace &&
+    change.entry.identifier === filter.identifier &&
+    change.entry.linkedObjectType === filter.linkedObjectType
+  );
+}

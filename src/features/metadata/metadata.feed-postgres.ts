@@ -1,0 +1,71 @@
+import { randomBytes } from "node:crypto";
+import type pg from "pg";
+import { openNotifyChannel } from "../../db/notify.js";
+import type { SqlRunner } from "../../db/sql.js";
+import type { ChangeFeed, MetadataChange } from "./metadata.changes.js";
+import { createLocalChangeFeed } from "./metadata.feed.js";
+
+/** The LISTEN/NOTIFY channel every instance on one database shares. */
+export const CHANGES_CHANNEL = "metadata_changes";
+
+interface Envelope {
+  /** The publishing process: it has delivered its own changes already. */
+  from: string;
+  changes: MetadataChange[];
+}
+
+/**
+ * PostgreSQL: changes reach this process's subscribers at once (the local feed) and the other
+ * instances' through NOTIFY on CHANGES_CHANNEL. Publishing happens after the write committed, so a
+ * rolled-back write notifies nobody; the NOTIFY itself is best-effort (if it fails, e.g. during a
+ * database outage, the other instances miss those changes, and a warning says so).
+ */
+export function createPostgresChangeFeed(deps: {
+  sql: SqlRunner;
+  dedicatedClient: (applicationName: string) => pg.Client;
+  warn: (message: string) => void;
+}): ChangeFeed {
+  const local = createLocalChangeFeed();
+  const self = randomBytes(6).toString("hex");
+  const channel = openNotifyChannel({
+    channel: CHANGES_CHANNEL,
+    sql: deps.sql,
+    newClient: () => deps.dedicatedClient("metadata-graph changes"),
+    warn: deps.warn,
+    onMessage(message) {
+      const envelope = parseEnvelope(message);
+      if (envelope && envelope.from !== self) local.publish(envelope.changes);
+    },
+  });
+
+  return {
+    publish(changes) {
+      if (changes.length === 0) return;
+      local.publish(changes);
+      const envelope: Envelope = { from: self, changes: [...changes] };
+      channel.send(JSON.stringify(envelope)).catch((error: unknown) => {
+        deps.warn(`Change notifications: ${changes.length} change(s) not sent to other instances (${String(error)})`);
+      });
+    },
+    subscribe: (filter, signal) => local.subscribe(filter, signal),
+    async close() {
+      await local.close();
+      await channel.close();
+    },
+  };
+}
+
+/** An envelope from another instance, its dates revived; null when it is not one. */
+function parseEnvelope(message: string): Envelope | null {
+  try {
+    const envelope = JSON.parse(message) as Envelope;
+    for (const { entry } of envelope.changes) {
+      entry.createdAt = new Date(entry.createdAt);
+      entry.updatedAt = new Date(entry.updatedAt);
+      entry.expiresAt = entry.expiresAt === null ? null : new Date(entry.expiresAt);
+    }
+    return envelope;
+  } catch {
+    return null;
+  }
+}
