@@ -1,4 +1,4 @@
-import type { ExecutionResult } from "graphql";
+import { type ExecutionResult, print } from "graphql";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
@@ -21,6 +21,7 @@ import {
   SetMetadata,
   UpdateMetadata,
 } from "./support/operations.js";
+import { graphql, killLeftovers, type ServerProcess, startServer } from "./support/process.js";
 
 // metadataChanged over SSE and WebSocket: what each write emits, after commit only, to whom, and
 // how streams end. With PostgreSQL, across instances (LISTEN/NOTIFY) too.
@@ -63,25 +64,37 @@ async function writeOk(execute: Execute, token: string, where: Where, key: strin
   expect(result.body.errors).toBeUndefined();
 }
 
+let markers = 0;
+
 /**
- * Writes a marker entry until the stream delivers it, dropping whatever came before: from then on
- * the subscription is registered (on every instance the write may come from) and the stream is empty.
+ * Writes a marker entry until each stream delivers it (from then on its subscription is registered
+ * on every instance the write may come from), then one more that all of them must deliver, dropping
+ * whatever came before it: the streams are empty afterwards.
  */
-async function synced(stream: Stream, execute: Execute, token: string, where: Where): Promise<void> {
-  for (let attempt = 1; attempt <= 40; attempt++) {
-    await writeOk(execute, token, where, "sync", String(attempt));
-    const until = Date.now() + 500;
+async function synced(streams: Stream | Stream[], execute: Execute, token: string, where: Where): Promise<void> {
+  const isMarker = (result: ExecutionResult<MetadataChangedSubscription> | undefined, value: string) =>
+    result?.data?.metadataChanged.metadata.key === "sync" && result.data.metadataChanged.metadata.value === value;
+  const drainTo = async (stream: Stream, value: string, timeoutMs: number) => {
+    const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
-      const result = await stream.next(until - Date.now()).catch(() => undefined);
-      if (
-        result?.data?.metadataChanged.metadata.key === "sync" &&
-        result.data.metadataChanged.metadata.value === String(attempt)
-      ) {
-        return;
-      }
+      if (isMarker(await stream.next(until - Date.now()).catch(() => undefined), value)) return true;
+    }
+    return false;
+  };
+  for (const stream of [streams].flat()) {
+    let registered = false;
+    for (let attempt = 1; !registered; attempt++) {
+      if (attempt > 40) throw new Error("the subscription never delivered the marker");
+      const value = `m${++markers}`;
+      await writeOk(execute, token, where, "sync", value);
+      registered = await drainTo(stream, value, 500);
     }
   }
-  throw new Error("the subscription never delivered the marker");
+  const last = `m${++markers}`;
+  await writeOk(execute, token, where, "sync", last);
+  for (const stream of [streams].flat()) {
+    if (!(await drainTo(stream, last, 10_000))) throw new Error("a registered subscription missed the marker");
+  }
 }
 
 /** The next `count` results, described. */
@@ -311,8 +324,7 @@ describe.each(backends)("metadataChanged on $name", (backend) => {
     };
     const sse = await subscribeSse((url, init) => fetch(url, init), `http://127.0.0.1:${port}/graphql`, request);
     const ws = await subscribeWs(`ws://127.0.0.1:${port}/graphql`, request);
-    await synced(sse, other.execute, token, { identifier: "A-close" });
-    await synced(ws, other.execute, token, { identifier: "A-close" });
+    await synced([sse, ws], other.execute, token, { identifier: "A-close" });
     await other.close();
     expect(await sse.ended).toEqual({ completed: true });
     expect((await ws.ended).completed || (await ws.closeCode) === 1001).toBe(true);
@@ -476,4 +488,57 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
     expect((await log).text()).toContain("listening connection lost");
     stream.close();
   });
+});
+
+describe.runIf(postgres)("metadataChanged across two server processes on one PostgreSQL", () => {
+  let drop: () => Promise<void> = async () => {};
+  afterAll(async () => {
+    await killLeftovers();
+    await drop();
+  });
+
+  /** The service's own HTTP API as a test executor: the typed documents, POSTed to a port. */
+  const executorOf =
+    (server: ServerProcess): Execute =>
+    async ({ document, variables, token }) => {
+      const query = typeof document === "string" ? document : print(document);
+      const result = await graphql(server.origin, query, {
+        variables: variables as Record<string, unknown>,
+        authorization: token ? `Bearer ${token}` : undefined,
+      });
+      return result as never;
+    };
+
+  it("a write on one process reaches SSE and WebSocket subscribers on the other; SIGTERM ends them and exits", async () => {
+    const created = await (postgres as Backend).create();
+    drop = created.drop;
+    const env = { DATABASE_URL: created.options.databaseUrl, JWT_SECRET: TEST_SECRET, LOG_LEVEL: "warn" };
+    const [a, b] = await Promise.all([startServer(env, { devToken: false }), startServer(env, { devToken: false })]);
+    const staff = await tokenExpiringIn(STAFF, 3600);
+    const where = { identifier: "A-processes" };
+    const request = {
+      document: MetadataChanged,
+      variables: { linkedObjectType: "ACCOUNT" as const, ...where },
+      token: staff,
+    };
+    const onB = await subscribeSse(fetch, `${b.origin}/graphql`, request);
+    const onBws = await subscribeWs(`ws://127.0.0.1:${b.port}/graphql`, request);
+    await synced([onB, onBws], executorOf(a), staff, where);
+    await writeOk(executorOf(a), staff, where, "from", "process A");
+    expect(describeChange(await onB.next())).toBe("CREATED from=process A v1");
+    expect(describeChange(await onBws.next())).toBe("CREATED from=process A v1");
+    // And the other way round.
+    const onA = await subscribeSse(fetch, `${a.origin}/graphql`, request);
+    await synced(onA, executorOf(b), staff, where);
+
+    const exits = await Promise.all([a.stop("SIGTERM", 15_000), b.stop("SIGTERM", 15_000)]);
+    expect(exits).toEqual([
+      { code: 0, signal: null },
+      { code: 0, signal: null },
+    ]);
+    expect((await onA.ended).completed).toBe(true);
+    expect((await onB.ended).completed).toBe(true);
+    await onBws.ended;
+    expect(b.stderr()).not.toMatch(/^\s+at /m);
+  }, 120_000);
 });

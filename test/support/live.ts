@@ -150,6 +150,8 @@ export async function subscribeWs<T, V>(
     url,
     lazy: false,
     retryAttempts: 0,
+    // Closes are what some tests wait for (closeCode); not worth a console line each.
+    onNonLazyError: () => {},
     webSocketImpl:
       via === "header" && authorization
         ? class extends WebSocket {
