@@ -8,6 +8,7 @@ import {
   GetMetadata,
   GetMetadataForKey,
   ListMetadata,
+  MetadataChanged,
   SetMetadata,
   UpdateMetadata,
 } from "./support/operations.js";
@@ -42,7 +43,10 @@ interface Where extends ObjectRef {
 }
 
 const WRITES = ["updateMetadata", "deleteMetadata", "setMetadata", "deleteMetadataKeys"] as const;
-const READS = ["metadata", "metadataForKey", "metadataList"] as const;
+// metadataChanged (a subscription) is authorized like a read, once, when it starts: every refusal
+// here is a plain JSON answer with no stream. What a permitted subscription receives is in
+// test/subscriptions.test.ts.
+const READS = ["metadata", "metadataForKey", "metadataList", "metadataChanged"] as const;
 const OPERATIONS = [...WRITES, ...READS] as const;
 type Operation = (typeof OPERATIONS)[number];
 const isWrite = (op: Operation) => (WRITES as readonly string[]).includes(op);
@@ -119,6 +123,8 @@ describe.each(backends)("access policy on $name", (backend) => {
         return t.execute({ document: GetMetadataForKey, variables: { ...where, key }, token });
       case "metadataList":
         return t.execute({ document: ListMetadata, variables: { ...where }, token });
+      case "metadataChanged":
+        return t.execute({ document: MetadataChanged, variables: { ...where }, token });
     }
   }
 
