@@ -50,6 +50,11 @@ export function openNotifyChannel(options: NotifyChannelOptions): NotifyChannel 
   let closed = false;
   let current: pg.Client | undefined;
   let wake: (() => void) | undefined;
+  // Ends every wait of the listening loop (a connect in progress may never settle once ended).
+  let stop: () => void = () => {};
+  const stopped = new Promise<"stopped">((resolve) => {
+    stop = () => resolve("stopped");
+  });
 
   const receive = (payload: string) => {
     const [id, index, count] = payload.split(":", 3);
@@ -82,9 +87,11 @@ export function openNotifyChannel(options: NotifyChannelOptions): NotifyChannel 
     client.on("notification", (n) => {
       if (n.channel === channel && n.payload !== undefined) receive(n.payload);
     });
-    await client.connect();
-    await client.query(`LISTEN ${quoteIdentifier(channel)}`);
-    const why = await lost;
+    const connecting = client.connect().then(() => client.query(`LISTEN ${quoteIdentifier(channel)}`));
+    // Settled or not, its outcome no longer matters once stopped.
+    connecting.catch(() => {});
+    if ((await Promise.race([connecting, stopped])) === "stopped") return;
+    const why = await Promise.race([lost, stopped]);
     if (!closed) warn(`Change notifications: listening connection lost (${describe(why)}); reconnecting`);
   };
 
@@ -123,6 +130,7 @@ export function openNotifyChannel(options: NotifyChannelOptions): NotifyChannel 
     },
     async close() {
       closed = true;
+      stop();
       wake?.();
       await current?.end().catch(() => {});
       await running;
