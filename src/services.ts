@@ -25,7 +25,7 @@ export function createServices(
   const metadataRepository = createMetadataRepository(db);
   // Only PostgreSQL can have other instances writing: they are heard through LISTEN/NOTIFY.
   const changes = db.dedicatedClient
-    ? createPostgresChangeFeed({ sql: db.sql, dedicatedClient: db.dedicatedClient, warn })
+    ? createPostgresChangeFeed({ dedicatedClient: db.dedicatedClient, warn })
     : createLocalChangeFeed();
   return {
     metadata: createMetadataService({

@@ -485,7 +485,7 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
     await synced(stream, a.execute, staff, where);
     await writeOk(a.execute, staff, where, "after", "reconnect");
     expect(describeChange(await stream.next())).toBe("CREATED after=reconnect v1");
-    expect((await log).text()).toContain("listening connection lost");
+    expect((await log).text()).toContain("Change notifications: connection lost");
     stream.close();
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
-import type { SqlRunner } from "./sql.js";
+import { toDriverArg } from "./sql.js";
 
 /**
  * PostgreSQL's NOTIFY refuses a payload of 8000 bytes or more. A message (a change carries its
@@ -13,6 +13,11 @@ import type { SqlRunner } from "./sql.js";
 export const MAX_PIECE_BYTES = 7000;
 /** Messages half received at once (pieces of a message lost with a connection are dropped). */
 const MAX_PARTIAL_MESSAGES = 64;
+/**
+ * Bytes of messages waiting to be sent (while the connection is down, or behind a burst); past
+ * this the oldest are dropped, with a warning: memory stays bounded whatever the write rate.
+ */
+export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 
@@ -20,35 +25,44 @@ const RECONNECT_MAX_MS = 5000;
 const NOTIFY = "SELECT pg_notify($1, piece) FROM unnest($2::text[]) AS piece";
 
 export interface NotifyChannel {
-  /** NOTIFYs `message` to every listener of the channel, this process's own included. */
-  send(message: string): Promise<void>;
-  /** Stops listening and reconnecting. */
+  /**
+   * Queues `message` for every listener of the channel, this process's own included; never
+   * throws, never waits. Messages are sent in the order given.
+   */
+  send(message: string): void;
+  /** Stops listening and reconnecting; what is still queued is dropped. */
   close(): Promise<void>;
 }
 
 export interface NotifyChannelOptions {
   channel: string;
-  /** Where NOTIFY is sent: the pool. */
-  sql: SqlRunner;
-  /** A new client for the LISTEN session (Database.dedicatedClient). */
+  /** A new client for the channel's own session (Database.dedicatedClient). */
   newClient: () => pg.Client;
   onMessage: (message: string) => void;
   warn: (message: string) => void;
 }
 
 /**
- * A channel over LISTEN/NOTIFY: whole messages of any size in, whole messages out. It listens on a
- * dedicated connection (a pooled one would be handed to other statements), reconnecting with
- * exponential back-off when the connection drops. Messages NOTIFYed while it is down are not
- * received: PostgreSQL keeps notifications only for sessions listening when they are committed.
+ * A channel over LISTEN/NOTIFY: whole messages of any size in, whole messages out. One dedicated
+ * connection per process both listens and sends: a pooled one would be handed to other statements
+ * (and a LISTEN must stay on its session); sending on it keeps the pool for requests and keeps
+ * this process's messages in order. Messages queued while one statement runs go out together in
+ * the next. When the connection drops it reconnects with exponential back-off and sends what was
+ * queued meanwhile; messages other processes NOTIFYed while it was down are not received
+ * (PostgreSQL keeps notifications only for sessions listening when they are committed).
  */
-export function openNotifyChannel(options: NotifyChannelOptions): NotifyChannel {
-  const { channel, sql, newClient, onMessage, warn } = options;
+export function openNotifyChannel({ channel, newClient, onMessage, warn }: NotifyChannelOptions): NotifyChannel {
   const sender = randomBytes(6).toString("hex");
   let sent = 0;
   const partial = new Map<string, { pieces: string[]; received: number }>();
+  let queue: { pieces: string[]; bytes: number }[] = [];
+  let queuedBytes = 0;
+  let dropped = 0;
   let closed = false;
   let current: pg.Client | undefined;
+  /** The client once it listens, until its connection is lost. */
+  let ready: pg.Client | undefined;
+  let flushing = false;
   let wake: (() => void) | undefined;
   // Ends every wait of the listening loop (a connect in progress may never settle once ended).
   let stop: () => void = () => {};
@@ -76,6 +90,29 @@ export function openNotifyChannel(options: NotifyChannelOptions): NotifyChannel 
     }
   };
 
+  /** Sends everything queued, one statement at a time, while the connection listens. */
+  const flush = async () => {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (ready && queue.length > 0 && !closed) {
+        const batch = queue;
+        queue = [];
+        queuedBytes = 0;
+        const client = ready;
+        try {
+          await client.query(NOTIFY, [channel, toDriverArg(batch.flatMap((m) => m.pieces))]);
+        } catch (error) {
+          // The connection died under it (the listening loop reconnects): whether PostgreSQL
+          // committed the statement is unknown; sending it again could deliver it twice.
+          warn(`Change notifications: ${batch.length} message(s) possibly not sent (${describe(error)})`);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  };
+
   const listenOnce = async (): Promise<void> => {
     const client = newClient();
     current = client;
@@ -91,8 +128,11 @@ export function openNotifyChannel(options: NotifyChannelOptions): NotifyChannel 
     // Settled or not, its outcome no longer matters once stopped.
     connecting.catch(() => {});
     if ((await Promise.race([connecting, stopped])) === "stopped") return;
+    ready = client;
+    void flush();
     const why = await Promise.race([lost, stopped]);
-    if (!closed) warn(`Change notifications: listening connection lost (${describe(why)}); reconnecting`);
+    ready = undefined;
+    if (!closed) warn(`Change notifications: connection lost (${describe(why)}); reconnecting`);
   };
 
   const run = async () => {
@@ -104,6 +144,7 @@ export function openNotifyChannel(options: NotifyChannelOptions): NotifyChannel 
       } catch (error) {
         if (!closed && failures === 0) warn(`Change notifications: cannot listen (${describe(error)}); retrying`);
       } finally {
+        ready = undefined;
         partial.clear();
         await current?.end().catch(() => {});
       }
@@ -123,15 +164,25 @@ export function openNotifyChannel(options: NotifyChannelOptions): NotifyChannel 
   const running = run();
 
   return {
-    async send(message) {
+    send(message) {
+      if (closed) return;
       const id = `${sender}.${++sent}`;
-      const pieces = splitUtf8(message, MAX_PIECE_BYTES);
-      await sql.query(NOTIFY, [channel, pieces.map((piece, index) => `${id}:${index}:${pieces.length}:${piece}`)]);
+      const raw = splitUtf8(message, MAX_PIECE_BYTES);
+      const pieces = raw.map((piece, index) => `${id}:${index}:${raw.length}:${piece}`);
+      const bytes = pieces.reduce((sum, piece) => sum + Buffer.byteLength(piece), 0);
+      queue.push({ pieces, bytes });
+      queuedBytes += bytes;
+      while (queuedBytes > MAX_QUEUED_BYTES && queue.length > 1) {
+        queuedBytes -= queue.shift()?.bytes ?? 0;
+        if (dropped++ === 0) warn("Change notifications: too many waiting to be sent; dropping the oldest");
+      }
+      void flush();
     },
     async close() {
       closed = true;
       stop();
       wake?.();
+      queue = [];
       await current?.end().catch(() => {});
       await running;
     },

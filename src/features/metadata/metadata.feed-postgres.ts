@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { openNotifyChannel } from "../../db/notify.js";
-import type { SqlRunner } from "../../db/sql.js";
 import type { ChangeFeed, MetadataChange } from "./metadata.changes.js";
 import { createLocalChangeFeed } from "./metadata.feed.js";
 
@@ -16,12 +15,11 @@ interface Envelope {
 
 /**
  * PostgreSQL: changes reach this process's subscribers at once (the local feed) and the other
- * instances' through NOTIFY on CHANGES_CHANNEL. Publishing happens after the write committed, so a
- * rolled-back write notifies nobody; the NOTIFY itself is best-effort (if it fails, e.g. during a
- * database outage, the other instances miss those changes, and a warning says so).
+ * instances' through NOTIFY on CHANGES_CHANNEL (src/db/notify.ts). Publishing happens after the
+ * write committed, so a rolled-back write notifies nobody; the NOTIFY itself is best-effort: during
+ * a database outage other instances miss changes (and a warning says so).
  */
 export function createPostgresChangeFeed(deps: {
-  sql: SqlRunner;
   dedicatedClient: (applicationName: string) => pg.Client;
   warn: (message: string) => void;
 }): ChangeFeed {
@@ -29,7 +27,6 @@ export function createPostgresChangeFeed(deps: {
   const self = randomBytes(6).toString("hex");
   const channel = openNotifyChannel({
     channel: CHANGES_CHANNEL,
-    sql: deps.sql,
     newClient: () => deps.dedicatedClient("metadata-graph changes"),
     warn: deps.warn,
     onMessage(message) {
@@ -43,9 +40,7 @@ export function createPostgresChangeFeed(deps: {
       if (changes.length === 0) return;
       local.publish(changes);
       const envelope: Envelope = { from: self, changes: [...changes] };
-      channel.send(JSON.stringify(envelope)).catch((error: unknown) => {
-        deps.warn(`Change notifications: ${changes.length} change(s) not sent to other instances (${String(error)})`);
-      });
+      channel.send(JSON.stringify(envelope));
     },
     subscribe: (filter, signal) => local.subscribe(filter, signal),
     async close() {
