@@ -1,13 +1,18 @@
 import { type ExecutionResult, print } from "graphql";
+import { createClient } from "graphql-ws";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { loadConfig } from "../src/config.js";
 import { type Database, openDatabase } from "../src/db/database.js";
 import { applyPendingMigrations } from "../src/db/migrations.js";
 import { MAX_PIECE_BYTES, splitUtf8 } from "../src/db/notify.js";
+import { DomainError } from "../src/errors.js";
 import type { MetadataChange } from "../src/features/metadata/index.js";
 import { createLocalChangeFeed } from "../src/features/metadata/index.js";
 import { FeedOverflow } from "../src/features/metadata/metadata.changes.js";
+import { endingAtExpiry } from "../src/features/metadata/metadata.watch.js";
+import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "../src/graphql/web-sockets.js";
 import { type App, createApp } from "../src/server.js";
 import type { MetadataChangedSubscription } from "./gql/graphql.js";
 import { createTestApp, executorFor, TEST_SECRET, type TestApp, type TestClaims } from "./support/app.js";
@@ -311,6 +316,30 @@ describe.each(backends)("metadataChanged on $name", (backend) => {
     expect((await forged.next()).errors?.map((e) => e.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
   });
 
+  it(`WebSocket: at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket, the next refused with LIMIT_EXCEEDED`, async () => {
+    const client = createClient({
+      url: wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { Authorization: `Bearer ${staff}` },
+      retryAttempts: 0,
+    });
+    const query = print(MetadataChanged);
+    const variables = { linkedObjectType: "ACCOUNT", identifier: "A-many" };
+    const errors: unknown[] = [];
+    const noop = () => {};
+    for (let i = 0; i < MAX_SUBSCRIPTIONS_PER_SOCKET; i++)
+      client.subscribe({ query, variables }, { next: noop, error: (e) => errors.push(e), complete: noop });
+    const refused = await new Promise<unknown>((resolve) =>
+      client.subscribe({ query, variables }, { next: resolve, error: resolve, complete: noop }),
+    );
+    expect((refused as { extensions?: { code?: string } }[])[0]?.extensions).toMatchObject({
+      code: "LIMIT_EXCEEDED",
+      limit: MAX_SUBSCRIPTIONS_PER_SOCKET,
+    });
+    expect(JSON.stringify(errors)).toBe("[]");
+    await client.dispose();
+  });
+
   it("closing the app completes open subscriptions on both transports and closes sockets", async () => {
     const other = await createTestApp(backend, { PORT: "0", HOST: "127.0.0.1" });
     const server = await other.app.listen();
@@ -363,6 +392,24 @@ describe("change feed limits", () => {
     expect(received).toEqual(["a", "b", "c", "overflow"]);
     // Gone from the feed: later changes go nowhere, and closing ends nothing twice.
     feed.publish([change("g")]);
+    await feed.close();
+  });
+
+  it("a stream that overflowed ends with LIMIT_EXCEEDED; one whose token expired, with UNAUTHENTICATED", async () => {
+    async function* overflowing() {
+      yield change("a");
+      yield new FeedOverflow(1000);
+      yield change("never");
+    }
+    const items: unknown[] = [];
+    for await (const item of endingAtExpiry(overflowing(), undefined)) {
+      items.push(item instanceof DomainError ? item.code : (item as MetadataChange).entry.key);
+    }
+    expect(items).toEqual(["a", "LIMIT_EXCEEDED"]);
+    const feed = createLocalChangeFeed();
+    const expiring = endingAtExpiry(feed.subscribe(filter), new Date(Date.now() + 50));
+    expect(((await expiring.next()).value as DomainError).code).toBe("UNAUTHENTICATED");
+    expect((await expiring.next()).done).toBe(true);
     await feed.close();
   });
 

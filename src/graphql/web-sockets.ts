@@ -33,7 +33,8 @@ export function serveWebSockets(server: Server, yoga: Yoga, { path, maxPayload }
       execute: (args) => envelopedOf(args).execute(args),
       subscribe: (args) => envelopedOf(args).subscribe(args),
       async onSubscribe(ctx, _id, payload) {
-        if (Object.keys(ctx.subscriptions).length >= MAX_SUBSCRIPTIONS_PER_SOCKET) {
+        // graphql-ws has reserved this one's id already (on receipt, synchronously): it counts.
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [
             coded(
               new LimitExceeded(
