@@ -26,8 +26,8 @@ const NOTIFY = "SELECT pg_notify($1, piece) FROM unnest($2::text[]) AS piece";
 
 export interface NotifyChannel {
   /**
-   * Queues `message` for every listener of the channel, this process's own included; never
-   * throws, never waits. Messages are sent in the order given.
+   * Queues `message` for the channel's listeners in the other processes (this one's `onMessage`
+   * never sees its own); never throws, never waits. Messages are sent in the order given.
    */
   send(message: string): void;
   /** Stops listening and reconnecting; what is still queued is dropped. */
@@ -71,6 +71,8 @@ export function openNotifyChannel({ channel, newClient, onMessage, warn }: Notif
   });
 
   const receive = (payload: string) => {
+    // This process's own messages come back too: dropped before any parsing.
+    if (payload.startsWith(`${sender}.`)) return;
     const [id, index, count] = payload.split(":", 3);
     const piece = payload.slice(`${id}:${index}:${count}:`.length);
     const total = Number(count);

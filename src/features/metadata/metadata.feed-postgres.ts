@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { openNotifyChannel } from "../../db/notify.js";
 import type { ChangeFeed, MetadataChange } from "./metadata.changes.js";
@@ -7,9 +6,8 @@ import { createLocalChangeFeed } from "./metadata.feed.js";
 /** The LISTEN/NOTIFY channel every instance on one database shares. */
 export const CHANGES_CHANNEL = "metadata_changes";
 
+/** What one publish sends: the changes of one committed write. */
 interface Envelope {
-  /** The publishing process: it has delivered its own changes already. */
-  from: string;
   changes: MetadataChange[];
 }
 
@@ -24,14 +22,14 @@ export function createPostgresChangeFeed(deps: {
   warn: (message: string) => void;
 }): ChangeFeed {
   const local = createLocalChangeFeed();
-  const self = randomBytes(6).toString("hex");
   const channel = openNotifyChannel({
     channel: CHANGES_CHANNEL,
     newClient: () => deps.dedicatedClient("metadata-graph changes"),
     warn: deps.warn,
     onMessage(message) {
       const envelope = parseEnvelope(message);
-      if (envelope && envelope.from !== self) local.publish(envelope.changes);
+      // Only other instances' messages arrive here: this one's were delivered locally already.
+      if (envelope) local.publish(envelope.changes);
     },
   });
 
@@ -39,7 +37,7 @@ export function createPostgresChangeFeed(deps: {
     publish(changes) {
       if (changes.length === 0) return;
       local.publish(changes);
-      const envelope: Envelope = { from: self, changes: [...changes] };
+      const envelope: Envelope = { changes: [...changes] };
       channel.send(JSON.stringify(envelope));
     },
     subscribe: (filter, signal) => local.subscribe(filter, signal),
