@@ -103,7 +103,12 @@ export function openNotifyChannel({ channel, newClient, onMessage, warn }: Notif
         queuedBytes = 0;
         const client = ready;
         try {
-          await client.query(NOTIFY, [channel, toDriverArg(batch.flatMap((m) => m.pieces))]);
+          // Named: parsed and planned once per connection (this runs once per write, on 2 cores shared with PostgreSQL).
+          await client.query({
+            name: "mg_notify",
+            text: NOTIFY,
+            values: [channel, toDriverArg(batch.flatMap((m) => m.pieces))],
+          });
         } catch (error) {
           // The connection died under it (the listening loop reconnects): whether PostgreSQL
           // committed the statement is unknown; sending it again could deliver it twice.
