@@ -154,7 +154,7 @@ export async function createApp({
       clearInterval(purgeTimer);
       // Every subscription completes now (SSE responses end, WebSocket clients get `complete`),
       // then sockets close (1001): otherwise they would hold the server open until the timeout.
-      await services.changes.close();
+      services.changes.endSubscriptions();
       await webSockets.close();
       if (server.listening) {
         closing = true;
@@ -168,6 +168,8 @@ export async function createApp({
         clearInterval(sweep);
         clearTimeout(timer);
       }
+      // After the drain: the changes of the last writes still reach the other instances.
+      await services.changes.close();
       await rateLimiter.close();
       await db.close();
     },

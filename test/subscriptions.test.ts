@@ -535,6 +535,21 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
     expect((await log).text()).toContain("Change notifications: connection lost");
     stream.close();
   });
+
+  it("closing an instance right after writes still sends their changes to the others", async () => {
+    const [a, b] = instances as [Instance, Instance];
+    const where = { identifier: "A-closing" };
+    const stream = await sse(b, where);
+    await synced(stream, a.execute, staff, where);
+    // Concurrent: notifications queue up behind the one being sent when close begins.
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((key) => writeOk(a.execute, staff, where, key, "before close")));
+    await a.app.close();
+    instances = instances.filter((instance) => instance !== a);
+    const received = await take(stream, keys.length);
+    expect(received.sort()).toEqual(keys.map((key) => `CREATED ${key}=before close v1`).sort());
+    stream.close();
+  });
 });
 
 describe.runIf(postgres)("metadataChanged across two server processes on one PostgreSQL", () => {

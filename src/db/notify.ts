@@ -18,6 +18,8 @@ const MAX_PARTIAL_MESSAGES = 64;
  * this the oldest are dropped, with a warning: memory stays bounded whatever the write rate.
  */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/** How long closing waits for queued messages to be sent. */
+const CLOSE_FLUSH_MS = 2000;
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 
@@ -30,7 +32,7 @@ export interface NotifyChannel {
    * never sees its own); never throws, never waits. Messages are sent in the order given.
    */
   send(message: string): void;
-  /** Stops listening and reconnecting; what is still queued is dropped. */
+  /** Sends what is queued (for up to 2 s, if connected), then stops listening and reconnecting. */
   close(): Promise<void>;
 }
 
@@ -62,7 +64,8 @@ export function openNotifyChannel({ channel, newClient, onMessage, warn }: Notif
   let current: pg.Client | undefined;
   /** The client once it listens, until its connection is lost. */
   let ready: pg.Client | undefined;
-  let flushing = false;
+  /** The flush in progress, if any. */
+  let flushing: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   // Ends every wait of the listening loop (a connect in progress may never settle once ended).
   let stop: () => void = () => {};
@@ -93,31 +96,33 @@ export function openNotifyChannel({ channel, newClient, onMessage, warn }: Notif
   };
 
   /** Sends everything queued, one statement at a time, while the connection listens. */
-  const flush = async () => {
-    if (flushing) return;
-    flushing = true;
-    try {
-      while (ready && queue.length > 0 && !closed) {
-        const batch = queue;
-        queue = [];
-        queuedBytes = 0;
-        const client = ready;
-        try {
-          // Named: parsed and planned once per connection (this runs once per write, on 2 cores shared with PostgreSQL).
-          await client.query({
-            name: "mg_notify",
-            text: NOTIFY,
-            values: [channel, toDriverArg(batch.flatMap((m) => m.pieces))],
-          });
-        } catch (error) {
-          // The connection died under it (the listening loop reconnects): whether PostgreSQL
-          // committed the statement is unknown; sending it again could deliver it twice.
-          warn(`Change notifications: ${batch.length} message(s) possibly not sent (${describe(error)})`);
-        }
+  const sendQueued = async () => {
+    while (ready && queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      queuedBytes = 0;
+      try {
+        // Named: parsed and planned once per connection (this runs once per write, on cores shared with PostgreSQL).
+        await ready.query({
+          name: "mg_notify",
+          text: NOTIFY,
+          values: [channel, toDriverArg(batch.flatMap((m) => m.pieces))],
+        });
+      } catch (error) {
+        // The connection died under it (the listening loop reconnects): whether PostgreSQL
+        // committed the statement is unknown; sending it again could deliver it twice.
+        warn(`Change notifications: ${batch.length} message(s) possibly not sent (${describe(error)})`);
       }
-    } finally {
-      flushing = false;
     }
+  };
+  const flush = (): Promise<void> => {
+    // Cleared in a later microtask: never before the assignment, even when nothing was to send;
+    // a message queued between the loop's end and then is sent by the next round.
+    flushing ??= sendQueued().finally(() => {
+      flushing = undefined;
+      if (ready && queue.length > 0) void flush();
+    });
+    return flushing;
   };
 
   const listenOnce = async (): Promise<void> => {
@@ -186,6 +191,14 @@ export function openNotifyChannel({ channel, newClient, onMessage, warn }: Notif
       void flush();
     },
     async close() {
+      // What was published before (writes that finished while the server drained) goes out first,
+      // unless the connection is down: then it would be lost anyway; bounded by CLOSE_FLUSH_MS.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_FLUSH_MS);
+      });
+      await Promise.race([flush(), timeout]);
+      clearTimeout(timer);
       closed = true;
       stop();
       wake?.();

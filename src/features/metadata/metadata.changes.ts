@@ -45,7 +45,9 @@ export interface ChangeFeed {
    * returns, or the feed closes. A consumer that falls too far behind gets a FeedOverflow and the end.
    */
   subscribe(filter: ChangeFilter, signal?: AbortSignal): AsyncIterableIterator<MetadataChange | FeedOverflow>;
-  /** Ends every subscription; later subscriptions end at once. */
+  /** Ends every subscription; later subscriptions end at once. Publishing still works. */
+  endSubscriptions(): void;
+  /** Ends subscriptions, sends what is still queued for other instances, and stops. */
   close(): Promise<void>;
 }
 

@@ -41,8 +41,9 @@ export function createPostgresChangeFeed(deps: {
       channel.send(JSON.stringify(envelope));
     },
     subscribe: (filter, signal) => local.subscribe(filter, signal),
+    endSubscriptions: () => local.endSubscriptions(),
     async close() {
-      await local.close();
+      local.endSubscriptions();
       await channel.close();
     },
   };

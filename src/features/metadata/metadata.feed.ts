@@ -21,6 +21,10 @@ export function createLocalChangeFeed({ maxPending = MAX_PENDING_CHANGES } = {})
   const subscribers = new Set<Subscriber>();
   const stops = new Set<() => void>();
   let closed = false;
+  const endSubscriptions = () => {
+    closed = true;
+    for (const stop of [...stops]) stop();
+  };
 
   return {
     publish(changes) {
@@ -57,9 +61,9 @@ export function createLocalChangeFeed({ maxPending = MAX_PENDING_CHANGES } = {})
       });
     },
 
+    endSubscriptions,
     async close() {
-      closed = true;
-      for (const stop of [...stops]) stop();
+      endSubscriptions();
     },
   };
 }
