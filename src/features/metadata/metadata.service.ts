@@ -97,9 +97,9 @@ export interface MetadataLimits {
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
 /** Expired rows deleted (and held in memory for their EXPIRED events) per purge statement. */
 const PURGE_ROUND = 1000;
-export const MAX_PAGE_SIZE = 500;
 
 export function createMetadataService(deps: {
   repository: MetadataRepository;
