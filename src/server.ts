@@ -11,6 +11,7 @@ import { createYogaLogger, maskError, useInputErrorCodes } from "./graphql/error
 import { graphiqlOptions, renderGraphiQLWithExamples } from "./graphql/graphiql-examples.js";
 import { useGraphQLLimits } from "./graphql/limits.js";
 import { schema } from "./graphql/schema.js";
+import { serveWebSockets } from "./graphql/web-sockets.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { useRequestLogging } from "./observability/logging.js";
 import { createMetrics, METRICS_PATH, useMetrics } from "./observability/metrics.js";
@@ -79,7 +80,9 @@ export async function createApp({
   const metrics = config.metrics.enabled ? createMetrics({ poolStats: db.poolStats }) : undefined;
   // Timed inside any span: the histogram holds the statement's own time.
   const timed = metrics ? withQueryTimer(db, metrics.observeQuery) : db;
-  const services = createServices(tracer ? withStatementSpans(timed, tracer) : timed, config);
+  const services = createServices(tracer ? withStatementSpans(timed, tracer) : timed, config, {
+    warn: (message) => logger.warn(message),
+  });
   await listeningFor(services);
   // Unexpected errors are logged at error level, by the request log: it is on unless that level is off.
   const requestLogged = logger.isLevelEnabled("error");
@@ -138,6 +141,12 @@ export async function createApp({
     if (closing) res.setHeader("connection", "close");
     return yoga(req, res);
   });
+  // Subscriptions over WebSocket (graphql-transport-ws) on the same server and path as HTTP. Not
+  // with PERSISTED_OPERATIONS_ONLY: Yoga checks persisted operations on HTTP requests only, and a
+  // socket would carry any document (SSE, which is HTTP, still serves subscriptions then).
+  const webSockets = config.graphql.persistedOperationsOnly
+    ? { close: async () => {} }
+    : serveWebSockets(server, yoga, { path: "/graphql", maxPayload: config.graphql.maxRequestBodyBytes });
   let purgeTimer: NodeJS.Timeout | undefined;
   // Expired entries (each leaves an EXPIRED event), then history events past METADATA_HISTORY_DAYS.
   const purgeExpired = () =>
@@ -166,6 +175,10 @@ export async function createApp({
       }),
     async close() {
       clearInterval(purgeTimer);
+      // Every subscription completes now (SSE responses end, WebSocket clients get `complete`),
+      // then sockets close (1001): otherwise they would hold the server open until the timeout.
+      services.changes.endSubscriptions();
+      await webSockets.close();
       if (server.listening) {
         closing = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -178,6 +191,8 @@ export async function createApp({
         clearInterval(sweep);
         clearTimeout(timer);
       }
+      // After the drain: the changes of the last writes still reach the other instances.
+      await services.changes.close();
       await rateLimiter.close();
       await db.close();
     },

@@ -11,6 +11,7 @@ import {
   GetMetadataWithDefinitions,
   ListMetadata,
   ListMetadataDefinitions,
+  MetadataChanged,
   MetadataHistory,
   RemoveMetadataDefinition,
   SearchMetadata,
@@ -48,7 +49,17 @@ interface Where extends ObjectRef {
 }
 
 const WRITES = ["updateMetadata", "deleteMetadata", "setMetadata", "deleteMetadataKeys"] as const;
-const READS = ["metadata", "metadataForKey", "metadataList", "metadataHistory", "metadataSearch"] as const;
+// metadataChanged (a subscription) is authorized like a read, once, when it starts: every refusal
+// here is a plain JSON answer with no stream. What a permitted subscription receives is in
+// test/subscriptions.test.ts.
+const READS = [
+  "metadata",
+  "metadataForKey",
+  "metadataList",
+  "metadataHistory",
+  "metadataSearch",
+  "metadataChanged",
+] as const;
 const OPERATIONS = [...WRITES, ...READS] as const;
 type Operation = (typeof OPERATIONS)[number];
 /** The operations on one object; metadataSearch spans a type's objects, and its reach has its own tests below. */
@@ -140,6 +151,8 @@ describe.each(backends)("access policy on $name", (backend) => {
           },
           token,
         });
+      case "metadataChanged":
+        return t.execute({ document: MetadataChanged, variables: { ...where }, token });
     }
   }
 

@@ -11,6 +11,8 @@ export interface Principal {
   readonly permissions: ReadonlySet<string>;
   readonly accounts: ReadonlySet<string>;
   readonly orgs: ReadonlySet<string>;
+  /** When the token stops being valid (`exp`): long-lived operations (subscriptions) end then. */
+  readonly expiresAt: Date | undefined;
 }
 
 const text = z.string().min(1).max(255);
@@ -28,6 +30,8 @@ const ClaimsSchema = z.object({
   accounts: idList,
   orgs: idList,
   email: z.string().max(255).optional(),
+  // jose has already checked it (and the verifier requires it); absent only in claims built by hand.
+  exp: z.number().optional(),
 });
 
 /** Throws a ZodError when a claim has the wrong shape. */
@@ -43,6 +47,7 @@ export function principalFromClaims(claims: unknown): Principal {
     permissions: new Set(c.permissions),
     accounts: new Set(c.accounts),
     orgs: new Set(c.orgs),
+    expiresAt: c.exp === undefined ? undefined : new Date(c.exp * 1000),
   };
 }
 

@@ -37,6 +37,7 @@ builder.addScalarType("SafeInt", SafeIntResolver);
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 builder.globalConnectionField("totalCount", (t) =>
   t.int({

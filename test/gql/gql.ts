@@ -30,6 +30,7 @@ type Documents = {
     "\n  mutation RemoveMetadataDefinition($input: RemoveMetadataDefinitionInput!) {\n    removeMetadataDefinition(input: $input) {\n      definition {\n        ...DefinitionFields\n      }\n    }\n  }\n": typeof types.RemoveMetadataDefinitionDocument,
     "\n  query ListMetadataDefinitions($first: Int, $after: String, $last: Int, $before: String) {\n    metadataDefinitions(first: $first, after: $after, last: $last, before: $before) {\n      totalCount\n      edges {\n        cursor\n        node {\n          namespace\n          key\n          type\n          version\n        }\n      }\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n    }\n  }\n": typeof types.ListMetadataDefinitionsDocument,
     "\n  query GetMetadataWithDefinitions($identifier: String!, $linkedObjectType: LinkedObjectType, $namespace: String) {\n    metadata(identifier: $identifier, linkedObjectType: $linkedObjectType, namespace: $namespace) {\n      key\n      value\n      definition {\n        key\n        type\n        version\n      }\n    }\n  }\n": typeof types.GetMetadataWithDefinitionsDocument,
+    "\n  subscription MetadataChanged($linkedObjectType: LinkedObjectType!, $identifier: String!, $namespace: String) {\n    metadataChanged(linkedObjectType: $linkedObjectType, identifier: $identifier, namespace: $namespace) {\n      operation\n      sequence\n      metadata {\n        ...EntryFields\n      }\n    }\n  }\n": typeof types.MetadataChangedDocument,
 };
 const documents: Documents = {
     "\n  fragment EntryFields on Metadata {\n    key\n    value\n    jsonValue\n    namespace\n    linkedObjectType\n    identifier\n    version\n    createdAt\n    updatedAt\n    expiresAt\n    sequence\n    resourceOwner\n  }\n": types.EntryFieldsFragmentDoc,
@@ -48,6 +49,7 @@ const documents: Documents = {
     "\n  mutation RemoveMetadataDefinition($input: RemoveMetadataDefinitionInput!) {\n    removeMetadataDefinition(input: $input) {\n      definition {\n        ...DefinitionFields\n      }\n    }\n  }\n": types.RemoveMetadataDefinitionDocument,
     "\n  query ListMetadataDefinitions($first: Int, $after: String, $last: Int, $before: String) {\n    metadataDefinitions(first: $first, after: $after, last: $last, before: $before) {\n      totalCount\n      edges {\n        cursor\n        node {\n          namespace\n          key\n          type\n          version\n        }\n      }\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n    }\n  }\n": types.ListMetadataDefinitionsDocument,
     "\n  query GetMetadataWithDefinitions($identifier: String!, $linkedObjectType: LinkedObjectType, $namespace: String) {\n    metadata(identifier: $identifier, linkedObjectType: $linkedObjectType, namespace: $namespace) {\n      key\n      value\n      definition {\n        key\n        type\n        version\n      }\n    }\n  }\n": types.GetMetadataWithDefinitionsDocument,
+    "\n  subscription MetadataChanged($linkedObjectType: LinkedObjectType!, $identifier: String!, $namespace: String) {\n    metadataChanged(linkedObjectType: $linkedObjectType, identifier: $identifier, namespace: $namespace) {\n      operation\n      sequence\n      metadata {\n        ...EntryFields\n      }\n    }\n  }\n": types.MetadataChangedDocument,
 };
 
 /**
@@ -128,6 +130,10 @@ export function graphql(source: "\n  query ListMetadataDefinitions($first: Int, 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query GetMetadataWithDefinitions($identifier: String!, $linkedObjectType: LinkedObjectType, $namespace: String) {\n    metadata(identifier: $identifier, linkedObjectType: $linkedObjectType, namespace: $namespace) {\n      key\n      value\n      definition {\n        key\n        type\n        version\n      }\n    }\n  }\n"): (typeof documents)["\n  query GetMetadataWithDefinitions($identifier: String!, $linkedObjectType: LinkedObjectType, $namespace: String) {\n    metadata(identifier: $identifier, linkedObjectType: $linkedObjectType, namespace: $namespace) {\n      key\n      value\n      definition {\n        key\n        type\n        version\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription MetadataChanged($linkedObjectType: LinkedObjectType!, $identifier: String!, $namespace: String) {\n    metadataChanged(linkedObjectType: $linkedObjectType, identifier: $identifier, namespace: $namespace) {\n      operation\n      sequence\n      metadata {\n        ...EntryFields\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription MetadataChanged($linkedObjectType: LinkedObjectType!, $identifier: String!, $namespace: String) {\n    metadataChanged(linkedObjectType: $linkedObjectType, identifier: $identifier, namespace: $namespace) {\n      operation\n      sequence\n      metadata {\n        ...EntryFields\n      }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -332,3 +332,15 @@ export const GetMetadataWithDefinitions = graphql(`
     }
   }
 `);
+
+export const MetadataChanged = graphql(`
+  subscription MetadataChanged($linkedObjectType: LinkedObjectType!, $identifier: String!, $namespace: String) {
+    metadataChanged(linkedObjectType: $linkedObjectType, identifier: $identifier, namespace: $namespace) {
+      operation
+      sequence
+      metadata {
+        ...EntryFields
+      }
+    }
+  }
+`);

@@ -1,12 +1,6 @@
 import { builder } from "../../graphql/builder.js";
-import { EVENT_OPERATIONS } from "./metadata.events.js";
-import { LinkedObjectTypeEnum, namespaceDescription } from "./metadata.schema.js";
+import { LinkedObjectTypeEnum, MetadataOperationEnum, namespaceDescription } from "./metadata.schema.js";
 import { type HistoryEvent, type HistoryPage, MAX_PAGE_SIZE } from "./metadata.service.js";
-
-const OperationEnum = builder.enumType("MetadataOperation", {
-  description: "What a change did to an entry.",
-  values: EVENT_OPERATIONS,
-});
 
 const MetadataEventRef = builder.objectRef<HistoryEvent>("MetadataEvent").implement({
   description: "One change of an entry, recorded in the same transaction as the change.",
@@ -16,7 +10,7 @@ const MetadataEventRef = builder.objectRef<HistoryEvent>("MetadataEvent").implem
       description:
         "Increasing across all changes (one global sequence), not gapless; concurrent transactions may commit out of order.",
     }),
-    operation: t.field({ type: OperationEnum, resolve: (event) => event.operation }),
+    operation: t.field({ type: MetadataOperationEnum, resolve: (event) => event.operation }),
     key: t.exposeString("key"),
     namespace: t.exposeString("namespace", { nullable: true, description: namespaceDescription }),
     linkedObjectType: t.field({ type: LinkedObjectTypeEnum, resolve: (event) => event.linkedObjectType }),

@@ -189,23 +189,28 @@ export function createMetadataRepository({ sql, transaction }: Pick<Database, "s
 
     /**
      * Removes up to `limit` expired rows, appending an EXPIRED event for each (at the
-     * instant it expired, no actor); returns the events. The outer `expires_at` test is checked
+     * instant it expired, no actor); returns the rows as they were with their events. The outer `expires_at` test is checked
      * again on a row a concurrent write changed meanwhile: a row written again is not removed.
      */
-    purgeExpired(now: Date, limit: number): Promise<MetadataEvent[]> {
-      return sql.query<MetadataEvent>(
+    async purgeExpired(now: Date, limit: number): Promise<Written[]> {
+      // Each removed row draws its event's sequence as it is returned: the event joins back on it
+      // (rows of many objects: the key alone would not tell them apart).
+      const rows = await sql.query<WrittenColumns>(
         `WITH removed AS (
   DELETE FROM metadata WHERE expires_at <= $1::timestamptz
     AND id IN (SELECT id FROM metadata WHERE expires_at <= $1::timestamptz LIMIT $2::int)
-  RETURNING *
-)
+  RETURNING *, nextval('metadata_sequence') AS expiry_sequence
+), event AS (
 ${INSERT_EVENT}
-SELECT nextval('metadata_sequence'), tenant, linked_object_type, identifier, namespace, key,
+SELECT expiry_sequence, tenant, linked_object_type, identifier, namespace, key,
   'EXPIRED', version, NULL, NULL, NULL, expires_at
 FROM removed
-RETURNING ${EVENT_COLUMNS}`,
+${EVENT_RETURNING}
+)
+SELECT ${WRITTEN_COLUMNS} FROM removed JOIN event ON event_sequence = removed.expiry_sequence`,
         [now, limit],
       );
+      return rows.map(toWritten);
     },
 
     /**

@@ -1,7 +1,10 @@
 import { LINKED_OBJECT_TYPES } from "../../auth/policy.js";
+import { DomainError } from "../../errors.js";
 import { builder } from "../../graphql/builder.js";
 import { BATCH_MODES } from "./metadata.batch.js";
+import type { MetadataChange } from "./metadata.changes.js";
 import { ORDER_DIRECTIONS, ORDER_FIELDS } from "./metadata.cursor.js";
+import { EVENT_OPERATIONS } from "./metadata.events.js";
 import { type MetadataEntry, parseJsonValue, type SetEntriesResult } from "./metadata.service.js";
 import { MAX_BATCH_SIZE } from "./metadata.validation.js";
 
@@ -232,5 +235,47 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => ({
       metadata: (await ctx.services.metadata.deleteEntries(ctx.principal, input)).result,
     }),
+  }),
+}));
+
+/** One enum for both: a subscription's changes are the history's events as they happen. */
+export const MetadataOperationEnum = builder.enumType("MetadataOperation", {
+  description: "What a change did to an entry.",
+  values: EVENT_OPERATIONS,
+});
+
+const MetadataChangeRef = builder.objectRef<MetadataChange>("MetadataChange").implement({
+  description: "One committed change of one entry.",
+  fields: (t) => ({
+    operation: t.field({ type: MetadataOperationEnum, resolve: (change) => change.operation }),
+    sequence: t.expose("sequence", {
+      type: "SafeInt",
+      description: "Its history event's sequence (metadataHistory): increasing, with gaps.",
+    }),
+    metadata: t.expose("entry", {
+      type: MetadataRef,
+      description: "The entry as written; for DELETED and EXPIRED, as it was.",
+    }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  metadataChanged: t.field({
+    type: MetadataChangeRef,
+    description:
+      "Every change of one object's namespace committed from now on (writes, batches entry by entry, deletes, the " +
+      "expiry purge), over Server-Sent Events or WebSocket (graphql-transport-ws). Authorized like a read when it " +
+      "starts; when the token expires the stream sends an UNAUTHENTICATED error and completes.",
+    args: {
+      linkedObjectType: t.arg({ type: LinkedObjectTypeEnum, required: true }),
+      identifier: t.arg.string({ required: true }),
+      namespace: t.arg.string({ description: namespaceDescription }),
+    },
+    subscribe: (_root, args, ctx) => ctx.services.metadata.watchChanges(ctx.principal, args),
+    // The stream's last item may be why it ends (token expired, consumer too slow): sent as that error.
+    resolve: (event: MetadataChange | DomainError) => {
+      if (event instanceof DomainError) throw event;
+      return event;
+    },
   }),
 }));

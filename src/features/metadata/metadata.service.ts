@@ -1,8 +1,16 @@
 import { type Access, authorize, authorizeSearch, type LinkedObjectType } from "../../auth/policy.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
-import { BatchEntryFailed, InvalidInput, LimitExceeded, NotFound, VersionConflict } from "../../errors.js";
+import {
+  BatchEntryFailed,
+  type DomainError,
+  InvalidInput,
+  LimitExceeded,
+  NotFound,
+  VersionConflict,
+} from "../../errors.js";
 import { parseJsonText } from "../../json-text.js";
 import { atEntry, type BatchMode, entryPastKeyLimit } from "./metadata.batch.js";
+import { type ChangeFeed, type MetadataChange, toChange } from "./metadata.changes.js";
 import {
   DEFAULT_ORDER,
   decodePosition,
@@ -11,6 +19,7 @@ import {
   encodePosition,
   encodeSequenceCursor,
 } from "./metadata.cursor.js";
+import { displayNamespace, type MetadataEntry, toEntry } from "./metadata.entry.js";
 import type { EventOperation, MetadataEvent } from "./metadata.events.js";
 import type { EntryFilters } from "./metadata.page-sql.js";
 import type {
@@ -33,23 +42,9 @@ import {
   assertNamespace,
   assertTimeWindow,
 } from "./metadata.validation.js";
+import { endingAtExpiry } from "./metadata.watch.js";
 
-/** An entry as clients see it: the namespace as they name it, "$app" for a client's own. */
-export interface MetadataEntry {
-  key: string;
-  value: string;
-  namespace: string | null;
-  linkedObjectType: LinkedObjectType;
-  identifier: string;
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
-  expiresAt: Date | null;
-  /** The sequence of its last change (its last history event's). */
-  sequence: number;
-  /** The tenant that owns it. */
-  resourceOwner: string;
-}
+export type { MetadataEntry } from "./metadata.entry.js";
 
 /** A history event as clients see it: the namespace as they name it, the tenant as resourceOwner. */
 export interface HistoryEvent {
@@ -200,9 +195,11 @@ export function createMetadataService(deps: {
   /** How long history events are kept (pruneHistory). */
   historyRetentionMs: number;
   valueRules?: ValueRules;
+  /** Where committed changes are published and subscriptions read them. */
+  changes: ChangeFeed;
   now?: () => Date;
 }) {
-  const { repository, limits, historyRetentionMs } = deps;
+  const { repository, limits, historyRetentionMs, changes } = deps;
   const valueRules = deps.valueRules ?? NO_VALUE_RULES;
   const now = deps.now ?? (() => new Date());
 
@@ -252,6 +249,13 @@ export function createMetadataService(deps: {
     if (rules instanceof Promise) return rules.then(check);
     check(rules);
     return undefined;
+  }
+
+  /** A committed write's result and events, its changes handed to the subscriptions (in sequence order). */
+  function published<T>(result: T, written: readonly Written[]): Changed<T> {
+    const ordered = [...written].sort((a, b) => a.event.sequence - b.event.sequence);
+    changes.publish(ordered.map(toChange));
+    return { result, events: ordered.map(({ event }) => event) };
   }
 
   function keyLimitExceeded(ref: ObjectRef): LimitExceeded {
@@ -342,7 +346,7 @@ export function createMetadataService(deps: {
         now: at,
         actor,
       });
-      if (written) return { result: toEntry(written.row), events: [written.event] };
+      if (written) return published(toEntry(written.row), [written]);
       // Nothing written: say why. A version mismatch wins; otherwise the key limit stopped it.
       const current = await currentVersion(scope, input.key);
       if (values.expectedVersion !== undefined && values.expectedVersion !== current) {
@@ -368,7 +372,7 @@ export function createMetadataService(deps: {
       const values = input.entries.map(entryValues);
       // Throwing inside rolls the transaction back: the removals, every entry written before and
       // their events.
-      return repository.inObjectTransaction(scope, async (tx) => {
+      const { result, written } = await repository.inObjectTransaction(scope, async (tx) => {
         const removed = input.mode === "REPLACE" ? await tx.deleteOtherKeys(scope, keys, at, actor) : [];
         const upserted = await tx.upsertMany(scope, values, at, actor);
         const written = new Map(upserted.map(({ row }) => [row.key, row]));
@@ -389,9 +393,11 @@ export function createMetadataService(deps: {
         if (pastLimit !== undefined) throw new BatchEntryFailed(pastLimit, keyLimitExceeded(input));
         return {
           result: { entries: rows.map(toEntry), removedKeys: removed.map(({ row }) => row.key).sort() },
-          events: eventsOf([...removed, ...upserted]),
+          written: [...removed, ...upserted],
         };
       });
+      // Committed: now, and only now, subscribers hear of it.
+      return published(result, written);
     },
 
     /** Deletes a live entry; returns it as it was. */
@@ -401,7 +407,7 @@ export function createMetadataService(deps: {
       const { scope, actor } = writeScopeFor(principal, input);
       const expectedVersion = input.expectedVersion ?? undefined;
       const removed = await repository.delete(scope, input.key, expectedVersion, now(), actor);
-      if (removed) return { result: toEntry(removed.row), events: [removed.event] };
+      if (removed) return published(toEntry(removed.row), [removed]);
       const current = await currentVersion(scope, input.key);
       if (current === 0)
         throw new NotFound(`No metadata '${input.key}' on ${input.linkedObjectType} ${input.identifier}`);
@@ -422,7 +428,7 @@ export function createMetadataService(deps: {
         const row = removed.get(key);
         return row ? [toEntry(row)] : [];
       });
-      return { result, events: eventsOf(deleted) };
+      return published(result, deleted);
     },
 
     /**
@@ -434,7 +440,7 @@ export function createMetadataService(deps: {
       const events: MetadataEvent[] = [];
       for (;;) {
         const batch = await repository.purgeExpired(at, MAINTENANCE_BATCH);
-        events.push(...batch);
+        events.push(...published(undefined, batch).events);
         if (batch.length < MAINTENANCE_BATCH) return events;
       }
     },
@@ -474,6 +480,16 @@ export function createMetadataService(deps: {
           endCursor: edges.at(-1)?.cursor ?? null,
         },
       };
+    },
+
+    /**
+     * Changes of one object's namespace, from now on, for as long as the caller reads them and its
+     * token is valid: authorized like a read, once, here (a refusal is an error, not a stream).
+     */
+    watchChanges(principal: Principal | null, ref: ObjectRef): AsyncIterableIterator<MetadataChange | DomainError> {
+      const scope = scopeFor(principal, "read", ref);
+      const feed = changes.subscribe({ ...scope, storedNamespace: scope.namespace });
+      return endingAtExpiry(feed, principal?.expiresAt);
     },
   };
 }
@@ -552,11 +568,6 @@ function entryValues(entry: EntryWrite): EntryValues {
   };
 }
 
-/** The events of these writes, in sequence order. */
-function eventsOf(written: readonly Written[]): MetadataEvent[] {
-  return written.map(({ event }) => event).sort((a, b) => a.sequence - b.sequence);
-}
-
 /** An event as clients see it. */
 export function toHistoryEvent(event: MetadataEvent): HistoryEvent {
   return {
@@ -573,27 +584,6 @@ export function toHistoryEvent(event: MetadataEvent): HistoryEvent {
     occurredAt: event.occurredAt,
     resourceOwner: event.tenant,
   };
-}
-
-function toEntry(row: MetadataRow): MetadataEntry {
-  return {
-    key: row.key,
-    value: row.value,
-    namespace: displayNamespace(row.namespace),
-    linkedObjectType: row.linkedObjectType as LinkedObjectType,
-    identifier: row.identifier,
-    version: row.version,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    expiresAt: row.expiresAt,
-    sequence: row.sequence,
-    resourceOwner: row.tenant,
-  };
-}
-
-function displayNamespace(stored: string): string | null {
-  if (stored === "") return null;
-  return stored.startsWith("$app:") ? "$app" : stored;
 }
 
 /** The parsed value when `value` is JSON text nested at most MAX_JSON_DEPTH levels, else null. */

@@ -1,0 +1,242 @@
+import { randomBytes } from "node:crypto";
+import type pg from "pg";
+import { toDriverArg } from "./sql.js";
+
+/**
+ * PostgreSQL's NOTIFY refuses a payload of 8000 bytes or more. A message (a change carries its
+ * whole entry, up to METADATA_MAX_VALUE_LENGTH code points, ~256 KB of UTF-8) is sent as pieces of
+ * at most this many bytes, in one statement: PostgreSQL delivers one transaction's notifications
+ * together and in order, so receivers reassemble them without asking the database for anything.
+ * (A small "go and fetch" notification could not describe a deletion, whose row is gone, nor the
+ * version a change wrote once a later write replaced it.)
+ */
+export const MAX_PIECE_BYTES = 7000;
+/** Messages half received at once (pieces of a message lost with a connection are dropped). */
+const MAX_PARTIAL_MESSAGES = 64;
+/**
+ * Bytes of messages waiting to be sent (while the connection is down, or behind a burst); past
+ * this the oldest are dropped, with a warning: memory stays bounded whatever the write rate.
+ */
+export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/** How long closing waits for queued messages to be sent. */
+const CLOSE_FLUSH_MS = 2000;
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+
+// One statement, so one transaction: its notifications are delivered together, in this order.
+const NOTIFY = "SELECT pg_notify($1, piece) FROM unnest($2::text[]) AS piece";
+
+export interface NotifyChannel {
+  /**
+   * Queues `message` for the channel's listeners in the other processes (this one's `onMessage`
+   * never sees its own); never throws, never waits. Messages are sent in the order given.
+   */
+  send(message: string): void;
+  /** Sends what is queued (for up to 2 s, if connected), then stops listening and reconnecting. */
+  close(): Promise<void>;
+}
+
+export interface NotifyChannelOptions {
+  channel: string;
+  /** A new client for the channel's own session (Database.dedicatedClient). */
+  newClient: () => pg.Client;
+  onMessage: (message: string) => void;
+  warn: (message: string) => void;
+}
+
+/**
+ * A channel over LISTEN/NOTIFY: whole messages of any size in, whole messages out. One dedicated
+ * connection per process both listens and sends: a pooled one would be handed to other statements
+ * (and a LISTEN must stay on its session); sending on it keeps the pool for requests and keeps
+ * this process's messages in order. Messages queued while one statement runs go out together in
+ * the next. When the connection drops it reconnects with exponential back-off and sends what was
+ * queued meanwhile; messages other processes NOTIFYed while it was down are not received
+ * (PostgreSQL keeps notifications only for sessions listening when they are committed).
+ */
+export function openNotifyChannel({ channel, newClient, onMessage, warn }: NotifyChannelOptions): NotifyChannel {
+  const sender = randomBytes(6).toString("hex");
+  let sent = 0;
+  const partial = new Map<string, { pieces: string[]; received: number }>();
+  let queue: { pieces: string[]; bytes: number }[] = [];
+  let queuedBytes = 0;
+  let dropped = 0;
+  let closed = false;
+  let current: pg.Client | undefined;
+  /** The client once it listens, until its connection is lost. */
+  let ready: pg.Client | undefined;
+  /** The flush in progress, if any. */
+  let flushing: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  // Ends every wait of the listening loop (a connect in progress may never settle once ended).
+  let stop: () => void = () => {};
+  const stopped = new Promise<"stopped">((resolve) => {
+    stop = () => resolve("stopped");
+  });
+
+  const receive = (payload: string) => {
+    // This process's own messages come back too: dropped before any parsing.
+    if (payload.startsWith(`${sender}.`)) return;
+    const [id, index, count] = payload.split(":", 3);
+    const piece = payload.slice(`${id}:${index}:${count}:`.length);
+    const total = Number(count);
+    if (!id || !(total >= 1)) return;
+    if (total === 1) return onMessage(piece);
+    let message = partial.get(id);
+    if (!message) {
+      if (partial.size >= MAX_PARTIAL_MESSAGES) partial.delete(partial.keys().next().value as string);
+      message = { pieces: new Array<string>(total), received: 0 };
+      partial.set(id, message);
+    }
+    if (message.pieces[Number(index)] === undefined) message.received++;
+    message.pieces[Number(index)] = piece;
+    if (message.received === total) {
+      partial.delete(id);
+      onMessage(message.pieces.join(""));
+    }
+  };
+
+  /** Sends everything queued, one statement at a time, while the connection listens. */
+  const sendQueued = async () => {
+    while (ready && queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      queuedBytes = 0;
+      try {
+        // Named: parsed and planned once per connection (this runs once per write, on cores shared with PostgreSQL).
+        await ready.query({
+          name: "mg_notify",
+          text: NOTIFY,
+          values: [channel, toDriverArg(batch.flatMap((m) => m.pieces))],
+        });
+      } catch (error) {
+        // The connection died under it (the listening loop reconnects): whether PostgreSQL
+        // committed the statement is unknown; sending it again could deliver it twice.
+        warn(`Change notifications: ${batch.length} message(s) possibly not sent (${describe(error)})`);
+      }
+    }
+  };
+  const flush = (): Promise<void> => {
+    // Cleared in a later microtask: never before the assignment, even when nothing was to send;
+    // a message queued between the loop's end and then is sent by the next round.
+    flushing ??= sendQueued().finally(() => {
+      flushing = undefined;
+      if (ready && queue.length > 0) void flush();
+    });
+    return flushing;
+  };
+
+  const listenOnce = async (): Promise<void> => {
+    const client = newClient();
+    current = client;
+    const lost = new Promise<unknown>((resolve) => {
+      // `on`, not `once`: a second error with no listener would crash the process.
+      client.on("error", resolve);
+      client.once("end", () => resolve(new Error("connection ended")));
+    });
+    client.on("notification", (n) => {
+      if (n.channel === channel && n.payload !== undefined) receive(n.payload);
+    });
+    const connecting = client.connect().then(() => client.query(`LISTEN ${quoteIdentifier(channel)}`));
+    // Settled or not, its outcome no longer matters once stopped.
+    connecting.catch(() => {});
+    if ((await Promise.race([connecting, stopped])) === "stopped") return;
+    ready = client;
+    void flush();
+    const why = await Promise.race([lost, stopped]);
+    ready = undefined;
+    if (!closed) warn(`Change notifications: connection lost (${describe(why)}); reconnecting`);
+  };
+
+  const run = async () => {
+    let failures = 0;
+    while (!closed) {
+      const started = Date.now();
+      try {
+        await listenOnce();
+      } catch (error) {
+        if (!closed && failures === 0) warn(`Change notifications: cannot listen (${describe(error)}); retrying`);
+      } finally {
+        ready = undefined;
+        partial.clear();
+        await current?.end().catch(() => {});
+      }
+      // A connection that held a while starts the back-off again.
+      failures = Date.now() - started > RECONNECT_MAX_MS ? 0 : failures + 1;
+      if (closed) break;
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** failures) * (0.5 + Math.random() / 2);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  };
+  const running = run();
+
+  return {
+    send(message) {
+      if (closed) return;
+      const id = `${sender}.${++sent}`;
+      const raw = splitUtf8(message, MAX_PIECE_BYTES);
+      const pieces = raw.map((piece, index) => `${id}:${index}:${raw.length}:${piece}`);
+      const bytes = pieces.reduce((sum, piece) => sum + Buffer.byteLength(piece), 0);
+      queue.push({ pieces, bytes });
+      queuedBytes += bytes;
+      while (queuedBytes > MAX_QUEUED_BYTES && queue.length > 1) {
+        queuedBytes -= queue.shift()?.bytes ?? 0;
+        if (dropped++ === 0) warn("Change notifications: too many waiting to be sent; dropping the oldest");
+      }
+      void flush();
+    },
+    async close() {
+      // What was published before (writes that finished while the server drained) goes out first,
+      // unless the connection is down: then it would be lost anyway; bounded by CLOSE_FLUSH_MS.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_FLUSH_MS);
+      });
+      await Promise.race([flush(), timeout]);
+      clearTimeout(timer);
+      closed = true;
+      stop();
+      wake?.();
+      queue = [];
+      await current?.end().catch(() => {});
+      await running;
+    },
+  };
+}
+
+/** `text` cut into pieces of at most `maxBytes` UTF-8 bytes each, never inside a character. */
+export function splitUtf8(text: string, maxBytes: number): string[] {
+  // Most messages fit in one piece: measured natively, not scanned.
+  if (Buffer.byteLength(text) <= maxBytes) return [text];
+  const pieces: string[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i) as number;
+    const width = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + width > maxBytes) {
+      pieces.push(text.slice(start, i));
+      start = i;
+      bytes = 0;
+    }
+    bytes += width;
+    i += cp > 0xffff ? 2 : 1;
+  }
+  pieces.push(text.slice(start));
+  return pieces;
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function describe(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
+  return error instanceof Error ? error.message : String(error);
+}
