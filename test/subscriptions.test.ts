@@ -1,6 +1,7 @@
 import { type ExecutionResult, print } from "graphql";
 import { createClient } from "graphql-ws";
 import { SignJWT } from "jose";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { loadConfig } from "../src/config.js";
@@ -11,6 +12,7 @@ import { DomainError } from "../src/errors.js";
 import type { MetadataChange } from "../src/features/metadata/index.js";
 import { createLocalChangeFeed } from "../src/features/metadata/index.js";
 import { FeedOverflow } from "../src/features/metadata/metadata.changes.js";
+import { CHANGES_CHANNEL } from "../src/features/metadata/metadata.feed-postgres.js";
 import { endingAtExpiry } from "../src/features/metadata/metadata.watch.js";
 import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "../src/graphql/web-sockets.js";
 import { type App, createApp } from "../src/server.js";
@@ -487,6 +489,49 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
       variables: { linkedObjectType: "ACCOUNT", ...where },
       token: staff,
     });
+
+  it("changes go to the other instances only while one of them serves a subscription", async () => {
+    // A session of our own listens to the channel: it sees what the instances send each other.
+    const created = await (postgres as Backend).create();
+    const listener = new pg.Client({ connectionString: created.options.databaseUrl });
+    const seen: string[] = [];
+    await listener.connect();
+    listener.on("notification", ({ payload }) => seen.push(payload ?? ""));
+    await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
+    const pair: Instance[] = [];
+    try {
+      const config = loadConfig({ JWT_SECRET: TEST_SECRET, NODE_ENV: "test", LOG_LEVEL: "silent" });
+      for (let i = 0; i < 2; i++) {
+        const db = await openDatabase({ ...created.options, dataDir: "" });
+        await applyPendingMigrations(db);
+        const app = await createApp({ config, db });
+        pair.push({ app, db, execute: executorFor(app) });
+      }
+      const [a, b] = pair as [Instance, Instance];
+      // Both asked who serves subscriptions; nobody does. Past their grace, nothing is sent.
+      for (let i = 0; seen.filter((p) => p.includes('"probe"')).length < 2; i++) {
+        if (i > 400) throw new Error(`no probes: ${seen.join("\n")}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const where = { identifier: "A-presence" };
+      await writeOk(a.execute, staff, where, "unwatched", "sent to nobody");
+      const stream = await sse(b, where);
+      await synced(stream, a.execute, staff, where);
+      await writeOk(a.execute, staff, where, "watched", "sent");
+      expect(describeChange(await stream.next())).toBe("CREATED watched=sent v1");
+      // Notifications arrive in commit order: had the first write been sent, it would be here.
+      const changes = seen.filter((p) => p.includes('"changes"'));
+      expect(changes.some((p) => p.includes('"key":"sync"'))).toBe(true);
+      expect(changes.some((p) => p.includes("unwatched"))).toBe(false);
+      expect(seen.some((p) => p.includes('"subscribers"'))).toBe(true);
+      stream.close();
+    } finally {
+      for (const instance of pair) await instance.app.close();
+      await listener.end();
+      await created.drop();
+    }
+  });
 
   it("a write on one instance reaches a subscriber on the other, a 65,535-character value whole", async () => {
     const [a, b] = instances as [Instance, Instance];

@@ -48,6 +48,8 @@ export interface NotifyChannelOptions {
   /** A new client for the channel's own session (Database.dedicatedClient). */
   newClient: () => pg.Client;
   onMessage: (message: string) => void;
+  /** Called each time the channel listens (again): messages sent meanwhile were not received. */
+  onConnected?: () => void;
   warn: (message: string) => void;
 }
 
@@ -60,7 +62,13 @@ export interface NotifyChannelOptions {
  * queued meanwhile; messages other processes NOTIFYed while it was down are not received
  * (PostgreSQL keeps notifications only for sessions listening when they are committed).
  */
-export function openNotifyChannel({ channel, newClient, onMessage, warn }: NotifyChannelOptions): NotifyChannel {
+export function openNotifyChannel({
+  channel,
+  newClient,
+  onMessage,
+  onConnected,
+  warn,
+}: NotifyChannelOptions): NotifyChannel {
   const sender = randomBytes(6).toString("hex");
   let sent = 0;
   const partial = new Map<string, { pieces: string[]; received: number }>();
@@ -149,6 +157,7 @@ export function openNotifyChannel({ channel, newClient, onMessage, warn }: Notif
     connecting.catch(() => {});
     if ((await Promise.race([connecting, stopped])) === "stopped") return;
     ready = client;
+    onConnected?.();
     void flush();
     const why = await Promise.race([lost, stopped]);
     ready = undefined;

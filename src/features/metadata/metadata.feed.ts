@@ -13,7 +13,14 @@ export const MAX_PENDING_CHANGES = 1000;
  * matches its filter, in publication order. Embedded mode uses it alone (one process owns the
  * data); with PostgreSQL it is the local half of metadata.feed-postgres.ts.
  */
-export function createLocalChangeFeed({ maxPending = MAX_PENDING_CHANGES } = {}): ChangeFeed {
+export function createLocalChangeFeed({
+  maxPending = MAX_PENDING_CHANGES,
+  onSubscribers,
+}: {
+  maxPending?: number;
+  /** Told how many subscriptions this process serves, each time the number changes. */
+  onSubscribers?: (count: number) => void;
+} = {}): ChangeFeed {
   interface Subscriber {
     filter: ChangeFilter;
     deliver(change: MetadataChange): void;
@@ -21,6 +28,9 @@ export function createLocalChangeFeed({ maxPending = MAX_PENDING_CHANGES } = {})
   const subscribers = new Set<Subscriber>();
   const stops = new Set<() => void>();
   let closed = false;
+  const forget = (subscriber: Subscriber) => {
+    if (subscribers.delete(subscriber)) onSubscribers?.(subscribers.size);
+  };
   const endSubscriptions = () => {
     closed = true;
     for (const stop of [...stops]) stop();
@@ -41,7 +51,7 @@ export function createLocalChangeFeed({ maxPending = MAX_PENDING_CHANGES } = {})
           filter,
           deliver(change) {
             if (++pending > maxPending) {
-              subscribers.delete(subscriber);
+              forget(subscriber);
               void push(new FeedOverflow(pending - 1));
               stop();
               return;
@@ -52,10 +62,11 @@ export function createLocalChangeFeed({ maxPending = MAX_PENDING_CHANGES } = {})
         };
         const end = () => stop();
         subscribers.add(subscriber);
+        onSubscribers?.(subscribers.size);
         stops.add(end);
         signal?.addEventListener("abort", end, { once: true });
         await stop;
-        subscribers.delete(subscriber);
+        forget(subscriber);
         stops.delete(end);
         signal?.removeEventListener("abort", end);
       });
