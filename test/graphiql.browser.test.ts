@@ -113,4 +113,55 @@ describe("GraphiQL in headless Chromium (dev mode)", () => {
     );
     expect(stored.body.data?.metadataForKey.value).toBe('{"pet_type": "dog", "name": "fang"}');
   }, 60_000);
+
+  it("runs a metadataChanged subscription typed into the editor and shows a change another client makes", async (ctx) => {
+    ctx.skip(!HAS_CHROMIUM, `no ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run this test`);
+    if (!browser) throw new Error("the browser did not start");
+    const token = server.devToken;
+    if (!token) throw new Error(`no dev token printed:\n${server.stdout()}`);
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await page.goto(`${server.origin}/graphql`);
+    const queryEditor = page.locator(".graphiql-query-editor .view-lines");
+    await queryEditor.getByText("updateMetadata(input: $input)").waitFor({ timeout: 30_000 });
+
+    // A subscription as a person types it: the example tab's text replaced (insertText: no auto-closed brackets).
+    await queryEditor.click();
+    await page.keyboard.press("ControlOrMeta+A");
+    await page.keyboard.insertText(
+      'subscription Live { metadataChanged(identifier: "A-live", linkedObjectType: ACCOUNT) { operation sequence metadata { key value } } }',
+    );
+    // GraphiQL takes the edit in after a debounce: the tab is named after the operation then.
+    await expect.poll(() => page.locator(".graphiql-tab-active .graphiql-tab-button").textContent()).toBe("Live");
+    // Sent as GET or POST, depending on the GraphiQL fetcher: either names the operation.
+    const subscribed = page.waitForRequest((request: Request) =>
+      `${request.url()} ${request.postData() ?? ""}`.includes("metadataChanged"),
+    );
+    await page.locator(".graphiql-execute-button").click();
+    expect((await (await subscribed).allHeaders()).authorization).toBe(`Bearer ${token}`);
+
+    // Another client writes; GraphiQL shows the change as it arrives (Server-Sent Events). The
+    // first writes may land before the stream is open: write until one shows.
+    const responsePane = page.locator(".graphiql-response .view-lines");
+    let shown = "";
+    for (let attempt = 1; !shown.includes('"value": "from another client'); attempt++) {
+      if (attempt > 20) throw new Error(`no change shown; the response pane says:\n${shown}`);
+      const written = await graphql(
+        server.origin,
+        `mutation { updateMetadata(input: {linkedObjectType: ACCOUNT, identifier: "A-live", key: "note", value: "from another client ${attempt}"}) { metadata { version } } }`,
+        { authorization: `Bearer ${token}` },
+      );
+      expect(written.body.errors).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      shown = screenText(await responsePane.textContent());
+    }
+    expect(shown).toMatch(/"operation": "(CREATED|UPDATED)"/);
+    expect(shown).toContain('"key": "note"');
+    expect(shown).not.toContain('"errors"');
+    await page.screenshot({ path: join(ARTIFACTS, "graphiql-subscription.png") });
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  }, 60_000);
 });
