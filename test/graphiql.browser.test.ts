@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { type Browser, chromium, type Request } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Browser, chromium, type Page, type Request } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from "vitest";
 import {
   dataDirWithEmptyCluster,
   graphql,
@@ -45,12 +45,26 @@ afterAll(async () => {
   await removeTempDirs();
 });
 
+/** The browser and the dev token; the test is skipped without Chromium. */
+function browserAndToken(ctx: TestContext): { browser: Browser; token: string } {
+  ctx.skip(!HAS_CHROMIUM, `no ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run this test`);
+  if (!browser) throw new Error("the browser did not start");
+  const token = server.devToken;
+  if (!token) throw new Error(`no dev token printed:\n${server.stdout()}`);
+  return { browser, token };
+}
+
+/** GraphiQL, once its first example tab (Kraken's mutation) is in the query editor; returns that editor. */
+async function openGraphiQL(page: Page) {
+  await page.goto(`${server.origin}/graphql`);
+  const queryEditor = page.locator(".graphiql-query-editor .view-lines");
+  await queryEditor.getByText("updateMetadata(input: $input)").waitFor({ timeout: 30_000 });
+  return queryEditor;
+}
+
 describe("GraphiQL in headless Chromium (dev mode)", () => {
   it("opens on Kraken's mutation with the dev token, runs it with one click and shows the stored value", async (ctx) => {
-    ctx.skip(!HAS_CHROMIUM, `no ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run this test`);
-    if (!browser) throw new Error("the browser did not start");
-    const token = server.devToken;
-    if (!token) throw new Error(`no dev token printed:\n${server.stdout()}`);
+    const { browser, token } = browserAndToken(ctx);
 
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     // GraphiQL must come whole from the npm package: anything not asked of our server is refused
@@ -66,9 +80,7 @@ describe("GraphiQL in headless Chromium (dev mode)", () => {
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => pageErrors.push(error.message));
 
-    await page.goto(`${server.origin}/graphql`);
-    const queryEditor = page.locator(".graphiql-query-editor .view-lines");
-    await queryEditor.getByText("updateMetadata(input: $input)").waitFor({ timeout: 30_000 });
+    await openGraphiQL(page);
 
     // The example tabs, Kraken's mutation first and active, its variables in the Variables pane.
     await expect
@@ -115,17 +127,12 @@ describe("GraphiQL in headless Chromium (dev mode)", () => {
   }, 60_000);
 
   it("runs a metadataChanged subscription typed into the editor and shows a change another client makes", async (ctx) => {
-    ctx.skip(!HAS_CHROMIUM, `no ${CHROMIUM}: install Debian's chromium package (.ci/run does) to run this test`);
-    if (!browser) throw new Error("the browser did not start");
-    const token = server.devToken;
-    if (!token) throw new Error(`no dev token printed:\n${server.stdout()}`);
+    const { browser, token } = browserAndToken(ctx);
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => pageErrors.push(error.message));
-    await page.goto(`${server.origin}/graphql`);
-    const queryEditor = page.locator(".graphiql-query-editor .view-lines");
-    await queryEditor.getByText("updateMetadata(input: $input)").waitFor({ timeout: 30_000 });
+    const queryEditor = await openGraphiQL(page);
 
     // A subscription as a person types it: the example tab's text replaced (insertText: no auto-closed brackets).
     await queryEditor.click();

@@ -5,16 +5,17 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { loadConfig } from "../src/config.js";
-import { type Database, openDatabase } from "../src/db/database.js";
+import { type Database, type DatabaseOptions, openDatabase } from "../src/db/database.js";
 import { applyPendingMigrations } from "../src/db/migrations.js";
 import { MAX_PIECE_BYTES, splitUtf8 } from "../src/db/notify.js";
 import { DomainError } from "../src/errors.js";
 import type { MetadataChange } from "../src/features/metadata/index.js";
 import { createLocalChangeFeed } from "../src/features/metadata/index.js";
 import { FeedOverflow } from "../src/features/metadata/metadata.changes.js";
-import { CHANGES_CHANNEL } from "../src/features/metadata/metadata.feed-postgres.js";
+import { CHANGES_APPLICATION_NAME, CHANGES_CHANNEL } from "../src/features/metadata/metadata.feed-postgres.js";
 import { endingAtExpiry } from "../src/features/metadata/metadata.watch.js";
 import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "../src/graphql/web-sockets.js";
+import type { Logger } from "../src/observability/logger.js";
 import { type App, createApp } from "../src/server.js";
 import type { MetadataChangedSubscription } from "./gql/graphql.js";
 import { createTestApp, executorFor, TEST_SECRET, type TestApp, type TestClaims } from "./support/app.js";
@@ -450,12 +451,26 @@ describe("change feed limits", () => {
 
 const postgres = backends.find((b): b is Backend => b.name === "postgres");
 
-describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", () => {
-  interface Instance {
-    app: App;
-    db: Database;
-    execute: Execute;
+interface Instance {
+  app: App;
+  db: Database;
+  execute: Execute;
+}
+
+/** Two apps on one database, as two instances of the service run. */
+async function openInstances(options: DatabaseOptions, logger?: Logger): Promise<Instance[]> {
+  const config = loadConfig({ JWT_SECRET: TEST_SECRET, NODE_ENV: "test", LOG_LEVEL: "silent" });
+  const instances: Instance[] = [];
+  for (let i = 0; i < 2; i++) {
+    const db = await openDatabase({ ...options, dataDir: "" });
+    await applyPendingMigrations(db);
+    const app = await createApp({ config, db, logger });
+    instances.push({ app, db, execute: executorFor(app) });
   }
+  return instances;
+}
+
+describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", () => {
   let instances: Instance[] = [];
   let drop: () => Promise<void> = async () => {};
   let staff: string;
@@ -464,14 +479,7 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
   beforeAll(async () => {
     const created = await (postgres as Backend).create();
     drop = created.drop;
-    const config = loadConfig({ JWT_SECRET: TEST_SECRET, NODE_ENV: "test", LOG_LEVEL: "silent" });
-    const { logger } = await log;
-    for (let i = 0; i < 2; i++) {
-      const db = await openDatabase({ ...created.options, dataDir: "" });
-      await applyPendingMigrations(db);
-      const app = await createApp({ config, db, logger });
-      instances.push({ app, db, execute: executorFor(app) });
-    }
+    instances = await openInstances(created.options, (await log).logger);
     staff = await new SignJWT({ ...STAFF })
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime("1h")
@@ -500,13 +508,7 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
     await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
     const pair: Instance[] = [];
     try {
-      const config = loadConfig({ JWT_SECRET: TEST_SECRET, NODE_ENV: "test", LOG_LEVEL: "silent" });
-      for (let i = 0; i < 2; i++) {
-        const db = await openDatabase({ ...created.options, dataDir: "" });
-        await applyPendingMigrations(db);
-        const app = await createApp({ config, db });
-        pair.push({ app, db, execute: executorFor(app) });
-      }
+      pair.push(...(await openInstances(created.options)));
       const [a, b] = pair as [Instance, Instance];
       // Both asked who serves subscriptions; nobody does. Past their grace, nothing is sent.
       for (let i = 0; seen.filter((p) => p.includes('"probe"')).length < 2; i++) {
@@ -571,7 +573,7 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
       a.db.withConnection(
         (exec) =>
           exec(
-            `SELECT pid FROM pg_stat_activity WHERE application_name = 'metadata-graph changes' AND datname = current_database() ORDER BY pid`,
+            `SELECT pid FROM pg_stat_activity WHERE application_name = '${CHANGES_APPLICATION_NAME}' AND datname = current_database() ORDER BY pid`,
           ) as Promise<{ pid: number }[]>,
       );
     const before = (await listeners()).map((r) => r.pid);

@@ -3,6 +3,8 @@ import { openNotifyChannel } from "../../db/notify.js";
 import type { ChangeFeed, MetadataChange } from "./metadata.changes.js";
 import { createLocalChangeFeed } from "./metadata.feed.js";
 
+/** How the changes connection shows in pg_stat_activity (and how tests find it). */
+export const CHANGES_APPLICATION_NAME = "metadata-graph changes";
 /** The LISTEN/NOTIFY channel every instance on one database shares. */
 export const CHANGES_CHANNEL = "metadata_changes";
 
@@ -54,7 +56,7 @@ export function createPostgresChangeFeed(deps: {
   });
   const channel = openNotifyChannel({
     channel: CHANGES_CHANNEL,
-    newClient: () => deps.dedicatedClient("metadata-graph changes"),
+    newClient: () => deps.dedicatedClient(CHANGES_APPLICATION_NAME),
     warn: deps.warn,
     onConnected() {
       // What others said while this connection was down is unknown: ask, and meanwhile send.

@@ -463,8 +463,7 @@ export function createMetadataService(deps: {
     async listHistory(principal: Principal | null, ref: HistoryRef, page: HistoryPageArgs): Promise<HistoryPage> {
       const key = ref.key ?? undefined;
       if (key !== undefined) assertKey(key);
-      const size = page.first ?? DEFAULT_PAGE_SIZE;
-      if (size < 0 || size > MAX_PAGE_SIZE) throw new InvalidInput("first", `must be between 0 and ${MAX_PAGE_SIZE}`);
+      const { size } = pageSize({ first: page.first });
       const beforeSequence = decodeSequenceCursor(page.after, "after");
       const scope = scopeFor(principal, "read", ref);
       const events = await repository.findHistory(scope, { key, beforeSequence, limit: size + 1 });
