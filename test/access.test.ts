@@ -183,9 +183,14 @@ describe.each(backends)("access policy on $name", (backend) => {
   /** Every row in the table, in a stable order. */
   const snapshot = () =>
     t.db.prisma.metadata.findMany({
-      orderBy: { id: "asc" },
+      orderBy: [
+        { tenant: "asc" },
+        { linkedObjectType: "asc" },
+        { identifier: "asc" },
+        { namespace: "asc" },
+        { key: "asc" },
+      ],
       select: {
-        id: true,
         tenant: true,
         namespace: true,
         linkedObjectType: true,

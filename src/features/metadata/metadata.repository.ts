@@ -6,11 +6,10 @@ import type { MetadataEvent } from "./metadata.events.js";
 import { addFilters, addPosition, Conditions, type EntryFilters, orderBy } from "./metadata.page-sql.js";
 
 /**
- * A row as Prisma's model types it, without the surrogate id nobody outside the table needs and
- * without value_json, which PostgreSQL derives from value for searches only; its `sequence` read as
+ * A row as Prisma's model types it, without value_json, which PostgreSQL derives from value for searches only; its `sequence` read as
  * a number (exact below 2^53: see COLUMNS).
  */
-export type MetadataRow = Omit<Metadata, "id" | "valueJson" | "sequence"> & { sequence: number };
+export type MetadataRow = Omit<Metadata, "valueJson" | "sequence"> & { sequence: number };
 
 /** A row as a write left it (deletes: as it was) and the event the same statement appended. */
 export interface Written {
@@ -189,8 +188,10 @@ export function createMetadataRepository({ sql, transaction }: Pick<Database, "s
 
     /**
      * Removes up to `limit` expired rows, appending an EXPIRED event for each (at the
-     * instant it expired, no actor); returns the rows as they were with their events. The outer `expires_at` test is checked
-     * again on a row a concurrent write changed meanwhile: a row written again is not removed.
+     * instant it expired, no actor); returns the rows as they were with their events. Rows are
+     * found through the expiry index and deleted by their physical address (a TID scan). A row a
+     * concurrent write changed meanwhile has moved: it is not removed (the next run sees it again if
+     * it is still expired).
      */
     async purgeExpired(now: Date, limit: number): Promise<Written[]> {
       // Each removed row draws its event's sequence as it is returned: the event joins back on it
@@ -198,7 +199,7 @@ export function createMetadataRepository({ sql, transaction }: Pick<Database, "s
       const rows = await sql.query<WrittenColumns>(
         `WITH removed AS (
   DELETE FROM metadata WHERE expires_at <= $1::timestamptz
-    AND id IN (SELECT id FROM metadata WHERE expires_at <= $1::timestamptz LIMIT $2::int)
+    AND ctid = ANY(ARRAY(SELECT ctid FROM metadata WHERE expires_at <= $1::timestamptz LIMIT $2::int))
   RETURNING *, nextval('metadata_sequence') AS expiry_sequence
 ), event AS (
 ${INSERT_EVENT}
