@@ -120,8 +120,8 @@ describe.each(backends)("tracing on $name", (backend) => {
 
     expect(insert.kind).toBe(SpanKind.CLIENT);
     const statement = insert.attributes["db.statement"];
-    expect(statement).toMatch(/^WITH changed AS \(\nINSERT INTO metadata AS m \(tenant, /);
-    expect(statement).toContain("$7::text");
+    expect(statement).toMatch(/^WITH entry AS \(.*\), changed AS \(\nINSERT INTO metadata AS m \(tenant, /s);
+    expect(statement).toContain("$6::text[]");
     expect(insert.attributes).toEqual({
       "db.system": "postgresql",
       "db.system.name": "postgresql",

@@ -1,9 +1,10 @@
 import type { Metadata } from "../../../generated/prisma/client.js";
 import type { Database } from "../../db/database.js";
-import type { SqlArg, SqlRunner } from "../../db/sql.js";
+import type { SqlArg, SqlRunner, SqlScalar } from "../../db/sql.js";
 import type { EntryOrder, Position } from "./metadata.cursor.js";
 import type { MetadataEvent } from "./metadata.events.js";
 import { addFilters, addPosition, Conditions, type EntryFilters, orderBy } from "./metadata.page-sql.js";
+import { createUpsertQueue } from "./metadata.upsert-queue.js";
 
 /**
  * A row as Prisma's model types it, without value_json, which PostgreSQL derives from value for searches only; its `sequence` read as
@@ -101,15 +102,16 @@ const EVENT_RETURNING = `RETURNING sequence AS event_sequence, key AS event_key,
 const WRITTEN_COLUMNS = `${COLUMNS}, event_sequence::float8 AS "eventSequence", operation, old_version AS "oldVersion",
   new_version AS "newVersion", event_value AS "eventValue", actor, occurred_at AS "occurredAt"`;
 /**
- * Upserts (`changed`): the row's new sequence is its event's. Versions only ever go up by one, and
- * a write over an absent or expired row starts at 1: the old version is always version - 1.
- * `actor` and `clock` name the statement's parameters.
+ * Upserts (`changed`, joined to the `entry` rows that asked for them): the row's new sequence is
+ * its event's, and it happened at the row's `updated_at` (the clock of the entry). Versions only
+ * ever go up by one, and a write over an absent or expired row starts at 1: the old version is
+ * always version - 1.
  */
-const upsertEvents = (actor: string, clock: string) => `, event AS (
+const UPSERT_EVENTS = `, event AS (
 ${INSERT_EVENT}
-SELECT sequence, tenant, linked_object_type, identifier, namespace, key,
-  CASE WHEN version = 1 THEN 'CREATED' ELSE 'UPDATED' END, version - 1, version, value, ${actor}::text, ${clock}::timestamptz
-FROM changed
+SELECT c.sequence, c.tenant, c.linked_object_type, c.identifier, c.namespace, c.key,
+  CASE WHEN c.version = 1 THEN 'CREATED' ELSE 'UPDATED' END, c.version - 1, c.version, c.value, e.actor, c.updated_at
+FROM changed AS c JOIN entry AS e USING (tenant, linked_object_type, identifier, namespace, key)
 ${EVENT_RETURNING}
 )
 SELECT ${WRITTEN_COLUMNS} FROM changed JOIN event ON event_sequence = changed.sequence`;
@@ -132,17 +134,69 @@ const LIVE_IN_SCOPE = `${IN_SCOPE}
 const liveOnObject = (clock: string) =>
   `tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND (expires_at IS NULL OR expires_at > ${clock}::timestamptz)`;
 
-// The upserts' shared parts, $5 the clock. An expired row counts as absent: compare-and-set sees
-// version 0, and writing it starts again at version 1.
-const INSERT_INTO = `INSERT INTO metadata AS m (tenant, linked_object_type, identifier, namespace, key, value, expires_at, version, created_at, updated_at, sequence)`;
-const CAS_VERSION = "CASE WHEN m.expires_at <= $5::timestamptz THEN 0 ELSE m.version END";
-const ON_CONFLICT_UPDATE = `ON CONFLICT (tenant, linked_object_type, identifier, namespace, key) DO UPDATE SET
+/**
+ * Every upsert, of one entry or of many on many objects, in one statement: one `entry` row per
+ * entry to write (`unnest` of one array per column: $1-$11 below), each with its own
+ * compare-and-set, key limit (NULL: none) and clock. An expired row counts as absent:
+ * compare-and-set sees version 0, and writing it starts again at version 1. The key limit counts
+ * the object's live entries before the statement: at most one entry per object may be new in one
+ * statement (UpsertQueue keeps to it). Rows are written in key order, so that two statements
+ * writing the same rows take their locks in the same order and never deadlock. Keys must be
+ * unique per object (a second write of one row in a statement is an error).
+ */
+const UPSERT = `WITH entry AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+    $8::int[], $9::int[], $10::timestamptz[], $11::text[])
+    AS e(tenant, linked_object_type, identifier, namespace, key, value, expires_at, expected_version, max_keys, clock, actor)
+), changed AS (
+INSERT INTO metadata AS m (tenant, linked_object_type, identifier, namespace, key, value, expires_at, version, created_at, updated_at, sequence)
+SELECT e.tenant, e.linked_object_type, e.identifier, e.namespace, e.key, e.value, e.expires_at, 1, e.clock, e.clock,
+  nextval('metadata_sequence')
+FROM entry AS e
+WHERE (e.expected_version IS NULL OR e.expected_version = 0
+       OR EXISTS (SELECT 1 FROM metadata AS r WHERE ${sameEntry("r", "e")}))
+  AND CASE
+        WHEN e.max_keys IS NULL THEN true
+        WHEN EXISTS (SELECT 1 FROM metadata AS r WHERE ${sameEntry("r", "e")} AND ${liveAt("r", "e.clock")}) THEN true
+        ELSE (SELECT count(*) FROM metadata AS r
+              WHERE r.tenant = e.tenant AND r.linked_object_type = e.linked_object_type AND r.identifier = e.identifier
+                AND ${liveAt("r", "e.clock")}) < e.max_keys
+      END
+ORDER BY e.tenant, e.linked_object_type, e.identifier, e.namespace, e.key
+ON CONFLICT (tenant, linked_object_type, identifier, namespace, key) DO UPDATE SET
   value = EXCLUDED.value,
   expires_at = EXCLUDED.expires_at,
-  version = CASE WHEN m.expires_at <= $5::timestamptz THEN 1 ELSE m.version + 1 END,
-  created_at = CASE WHEN m.expires_at <= $5::timestamptz THEN $5::timestamptz ELSE m.created_at END,
-  updated_at = $5::timestamptz,
-  sequence = EXCLUDED.sequence`;
+  version = CASE WHEN m.expires_at <= EXCLUDED.updated_at THEN 1 ELSE m.version + 1 END,
+  created_at = CASE WHEN m.expires_at <= EXCLUDED.updated_at THEN EXCLUDED.updated_at ELSE m.created_at END,
+  updated_at = EXCLUDED.updated_at,
+  sequence = EXCLUDED.sequence
+WHERE (SELECT e.expected_version IS NULL
+              OR e.expected_version = CASE WHEN m.expires_at <= e.clock THEN 0 ELSE m.version END
+       FROM entry AS e WHERE ${sameEntry("e", "EXCLUDED")})
+RETURNING *
+)${UPSERT_EVENTS}`;
+
+/** The same entry (tenant, type, identifier, namespace, key) in two row sources. */
+function sameEntry(a: string, b: string): string {
+  return ["tenant", "linked_object_type", "identifier", "namespace", "key"]
+    .map((c) => `${a}.${c} = ${b}.${c}`)
+    .join(" AND ");
+}
+
+/** Row `r` is live at `clock`. */
+function liveAt(r: string, clock: string): string {
+  return `(${r}.expires_at IS NULL OR ${r}.expires_at > ${clock})`;
+}
+
+/** One entry for UPSERT: where, what, and its conditions. */
+export interface UpsertRow {
+  scope: EntryScope;
+  values: EntryValues;
+  /** Null: no key limit (a batch counts afterwards, in its transaction). */
+  maxKeysPerObject: number | null;
+  now: Date;
+  actor: Actor;
+}
 
 // Batches on one object take this lock, one after the other: a REPLACE never interleaves with
 // another batch's writes, and the key limit counts what the batches before committed. The two-key
@@ -170,10 +224,24 @@ function matchCondition(match: SearchQuery["match"]): string {
   return `value_json IS NOT NULL AND ${match.scalar ? `(${contains} OR ${inArray})` : contains}`;
 }
 
-/** The only module that talks to the metadata and metadata_event tables. */
-export function createMetadataRepository({ sql, transaction }: Pick<Database, "sql" | "transaction">) {
+/**
+ * The only module that talks to the metadata and metadata_event tables. Single-entry upserts from
+ * concurrent requests share statements (UpsertQueue); at most half the pool's connections (at
+ * least one) run them at once, so that reads always find a free connection.
+ */
+export function createMetadataRepository({
+  sql,
+  transaction,
+  poolStats,
+}: Pick<Database, "sql" | "transaction" | "poolStats">) {
+  const statements = statementsOn(sql);
+  const queue = createUpsertQueue(statements.upsertRows, Math.max(1, Math.floor((poolStats?.().max ?? 1) / 2)));
   return {
-    ...statementsOn(sql),
+    ...statements,
+
+    upsert(scope: EntryScope, v: UpsertValues): Promise<Written | null> {
+      return queue.upsert(upsertRow(scope, v));
+    },
 
     /**
      * Runs `fn` in one transaction holding the object's batch lock (LOCK_OBJECT): what it writes is
@@ -276,6 +344,32 @@ function statementsOn(sql: SqlRunner) {
     now,
   ];
 
+  /**
+   * Writes every row in one statement (UPSERT); answers in the rows' order, null for a row that
+   * was not written (its compare-and-set failed or its key limit stopped it).
+   */
+  async function upsertRows(rows: readonly UpsertRow[]): Promise<(Written | null)[]> {
+    const column = <T extends SqlScalar>(of: (row: UpsertRow) => T) => rows.map(of);
+    const result = await sql.query<WrittenColumns>(UPSERT, [
+      column((r) => r.scope.tenant),
+      column((r) => r.scope.linkedObjectType),
+      column((r) => r.scope.identifier),
+      column((r) => r.scope.namespace),
+      column((r) => r.values.key),
+      column((r) => r.values.value),
+      column((r) => r.values.expiresAt),
+      column((r) => r.values.expectedVersion ?? null),
+      column((r) => r.maxKeysPerObject),
+      column((r) => r.now),
+      column((r) => r.actor),
+    ]);
+    const byEntry = new Map(result.map((r) => [entryId(r), r]));
+    return rows.map((r) => {
+      const written = byEntry.get(entryId({ ...r.scope, key: r.values.key }));
+      return written ? toWritten(written) : null;
+    });
+  }
+
   return {
     async findLive(scope: EntryScope, key: string, now: Date): Promise<MetadataRow | null> {
       const rows = await sql.query<MetadataRow>(`SELECT ${COLUMNS} FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6`, [
@@ -370,33 +464,11 @@ LEFT JOIN LATERAL (
      * row counts as absent: writing it starts again at version 1.
      */
     async upsert(scope: EntryScope, v: UpsertValues): Promise<Written | null> {
-      const rows = await sql.query<WrittenColumns>(
-        `WITH changed AS (
-${INSERT_INTO}
-SELECT $1::text, $2::text, $3::text, $4::text, $6::text, $7::text, $8::timestamptz, 1, $5::timestamptz, $5::timestamptz,
-  nextval('metadata_sequence')
-WHERE ($9::int IS NULL OR $9::int = 0
-       OR EXISTS (SELECT 1 FROM metadata WHERE ${IN_SCOPE} AND key = $6))
-  AND CASE
-        WHEN EXISTS (SELECT 1 FROM metadata WHERE ${LIVE_IN_SCOPE} AND key = $6) THEN true
-        ELSE (SELECT count(*) FROM metadata WHERE ${liveOnObject("$5")}) < $10::int
-      END
-${ON_CONFLICT_UPDATE}
-WHERE $9::int IS NULL OR $9::int = ${CAS_VERSION}
-RETURNING *
-)${upsertEvents("$11", "$5")}`,
-        [
-          ...scopeArgs(scope, v.now),
-          v.key,
-          v.value,
-          v.expiresAt,
-          v.expectedVersion ?? null,
-          v.maxKeysPerObject,
-          v.actor,
-        ],
-      );
-      return rows[0] ? toWritten(rows[0]) : null;
+      const [written] = await upsertRows([upsertRow(scope, v)]);
+      return written ?? null;
     },
+
+    upsertRows,
 
     /** Deletes a live entry, optionally only at `expectedVersion`, appending its event; returns it as it was. */
     async delete(
@@ -416,37 +488,16 @@ RETURNING *
     },
 
     /**
-     * Upserts several entries in one statement, each with its own compare-and-set, as `upsert` does
-     * one but without the key limit (the caller counts afterwards, in its transaction), appending
-     * their events. Returns the rows written, in no particular order: an entry whose
-     * compare-and-set failed is missing. Keys must be unique (a second write of one row in a
-     * statement is an error).
+     * Upserts several entries of one object in one statement, each with its own compare-and-set, as
+     * `upsert` does one but without the key limit (the caller counts afterwards, in its
+     * transaction), appending their events. Returns the rows written: an entry whose
+     * compare-and-set failed is missing. Keys must be unique.
      */
     async upsertMany(scope: EntryScope, entries: readonly EntryValues[], now: Date, actor: Actor): Promise<Written[]> {
-      const rows = await sql.query<WrittenColumns>(
-        `WITH entry AS (
-  SELECT * FROM unnest($6::text[], $7::text[], $8::timestamptz[], $9::int[]) AS e(key, value, expires_at, expected_version)
-), changed AS (
-${INSERT_INTO}
-SELECT $1::text, $2::text, $3::text, $4::text, e.key, e.value, e.expires_at, 1, $5::timestamptz, $5::timestamptz,
-  nextval('metadata_sequence')
-FROM entry AS e
-WHERE e.expected_version IS NULL OR e.expected_version = 0
-   OR EXISTS (SELECT 1 FROM metadata WHERE ${IN_SCOPE} AND key = e.key)
-${ON_CONFLICT_UPDATE}
-WHERE (SELECT e.expected_version IS NULL OR e.expected_version = ${CAS_VERSION} FROM entry AS e WHERE e.key = EXCLUDED.key)
-RETURNING *
-)${upsertEvents("$10", "$5")}`,
-        [
-          ...scopeArgs(scope, now),
-          entries.map((e) => e.key),
-          entries.map((e) => e.value),
-          entries.map((e) => e.expiresAt),
-          entries.map((e) => e.expectedVersion ?? null),
-          actor,
-        ],
+      const written = await upsertRows(
+        entries.map((values) => ({ scope, values, maxKeysPerObject: null, now, actor })),
       );
-      return rows.map(toWritten);
+      return written.filter((w) => w !== null);
     },
 
     /** Deletes these keys' live entries, appending their events; returns them as they were (absent keys are not in the result). */
@@ -480,6 +531,15 @@ RETURNING *
       return row?.count ?? 0;
     },
   };
+}
+
+function upsertRow(scope: EntryScope, v: UpsertValues): UpsertRow {
+  return { scope, values: v, maxKeysPerObject: v.maxKeysPerObject, now: v.now, actor: v.actor };
+}
+
+/** One entry's identity as a map key. */
+function entryId(e: EntryScope & { key: string }): string {
+  return JSON.stringify([e.tenant, e.linkedObjectType, e.identifier, e.namespace, e.key]);
 }
 
 /** A row of WRITTEN_COLUMNS: the metadata row's columns, then its event's. */
