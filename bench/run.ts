@@ -5,6 +5,7 @@
  *   npm run bench                          100,000 rows; 3 s warm-up, then 2 × 10 s rounds per server, A B A B
  *   npm run bench -- --quick               smoke run: 10,000 rows, 1 s warm-up, 1 × 3 s round
  *   npm run bench -- --profile             our server under `node --cpu-prof`, read scenario: top 15 by self time
+ *   npm run bench -- --profile --scenarios upsert      the same for upsert (or list, mixed)
  *   npm run bench -- --profile --scenarios embedded    the same for the embedded (PGlite) read
  *   npm run bench -- --scenarios read,mixed --rows 1000000 --duration 20 --rounds 3 --connections 64
  *   npm run bench -- --profile --ours-env LOG_LEVEL=silent,METRICS_ENABLED=false   settings for our servers
@@ -397,11 +398,23 @@ async function bench(o: Options): Promise<void> {
   }
 }
 
+const isWorkload = (s: string): s is WorkloadName => s in TITLES;
+
+/** The one workload `--profile` runs: read (by default, and for `--scenarios embedded`), or the one named. */
+function profiledWorkload(scenarios: readonly Scenario[]): WorkloadName {
+  if (scenarios.length === SCENARIOS.length) return "read";
+  const [only] = scenarios;
+  if (scenarios.length === 1 && only === "embedded") return "read";
+  if (scenarios.length === 1 && only !== undefined && isWorkload(only)) return only;
+  throw new BenchFailure("--profile runs one scenario: --scenarios read, upsert, list, mixed or embedded");
+}
+
 async function profile(o: Options): Promise<void> {
   const secret = randomBytes(32).toString("base64url");
   const tmp = await mkdtemp(join(tmpdir(), "mg-bench-profile-"));
   cleanups.push(() => rm(tmp, { recursive: true, force: true }));
   const embedded = o.scenarios.length === 1 && o.scenarios[0] === "embedded";
+  const profiled = profiledWorkload(o.scenarios);
   const rows = embedded ? Math.min(o.rows, EMBEDDED_MAX_ROWS) : o.rows;
   const env: Record<string, string> = { JWT_SECRET: secret, DATA_DIR: tmp };
   if (embedded) {
@@ -425,17 +438,17 @@ async function profile(o: Options): Promise<void> {
       ledger: new WriteLedger(OUR_TABLE, rows),
     },
   };
-  if (o.warmup > 0) await load(o, "read", side, "read", "warm-up", o.warmup);
+  if (o.warmup > 0) await load(o, profiled, side, profiled, "warm-up", o.warmup);
   const window = { fromMicros: monotonicMicros(), toMicros: 0 };
   const rounds: LoadResult[] = [];
   for (let round = 1; round <= o.rounds; round++)
-    rounds.push(await load(o, "read", side, "read", `round ${round}`, o.duration));
+    rounds.push(await load(o, profiled, side, profiled, `round ${round}`, o.duration));
   window.toMicros = monotonicMicros();
   await side.server.stop();
   const result = summarize(side.label, rounds, undefined);
-  log(`read under --cpu-prof: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99} ms\n`);
+  log(`${profiled} under --cpu-prof: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99} ms\n`);
   // Kept past the clean-up of the temporary directory: open it in Chrome DevTools for the call tree.
-  const kept = join(tmpdir(), `metadata-graph-read-${Date.now()}.cpuprofile`);
+  const kept = join(tmpdir(), `metadata-graph-${profiled}-${Date.now()}.cpuprofile`);
   await copyFile(await findProfile(profileDir), kept);
   log(formatProfile(await summarizeProfile(kept, window)));
   log(
