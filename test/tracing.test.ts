@@ -121,7 +121,7 @@ describe.each(backends)("tracing on $name", (backend) => {
     expect(insert.kind).toBe(SpanKind.CLIENT);
     const statement = insert.attributes["db.statement"];
     expect(statement).toMatch(/^WITH entry AS \(.*\), changed AS \(\nINSERT INTO metadata AS m \(tenant, /s);
-    expect(statement).toContain("$6::text[]");
+    expect(statement).toContain("$6::text AS value");
     expect(insert.attributes).toEqual({
       "db.system": "postgresql",
       "db.system.name": "postgresql",
