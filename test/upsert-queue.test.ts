@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { describe, expect, it } from "vitest";
 import type { UpsertRow, Written } from "../src/features/metadata/metadata.repository.js";
 import { createUpsertQueue } from "../src/features/metadata/metadata.upsert-queue.js";
@@ -100,6 +101,24 @@ describe("UpsertQueue", () => {
       "D/k",
     ]);
     expect(calls).toEqual([["A/k"], ["B/k", "C/bad", "D/k"], ["B/k"], ["C/bad"], ["D/k"]]);
+  });
+
+  it("sends a queued batch in the asynchronous context of its first request (where its trace is)", async () => {
+    const request = new AsyncLocalStorage<string>();
+    const sentFrom: (string | undefined)[] = [];
+    const { calls, statement } = controlledStatement();
+    const queue = createUpsertQueue((rows) => {
+      sentFrom.push(request.getStore());
+      return statement(rows);
+    }, 1);
+    const first = request.run("first", () => queue.upsert(row("A", "k")));
+    const second = request.run("second", () => queue.upsert(row("B", "k")));
+    calls[0]?.settle();
+    await first;
+    calls[1]?.settle();
+    await second;
+    // Without the binding, the second statement would go out from the first one's continuation.
+    expect(sentFrom).toEqual(["first", "second"]);
   });
 
   it("answers null for a row the statement did not write", async () => {

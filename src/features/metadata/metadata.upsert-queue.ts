@@ -8,8 +8,8 @@ interface Waiting {
   row: UpsertRow;
   resolve: (written: Written | null) => void;
   reject: (error: unknown) => void;
-  /** Sends a batch in the asynchronous context of the request that queued this row (its trace). */
-  sendHere: (batch: Waiting[]) => void;
+  /** Sends a batch; for a row left waiting, in the asynchronous context of its request (its trace). */
+  sendHere: (batch: Waiting[]) => Promise<void>;
 }
 
 /** Most rows one statement carries. */
@@ -61,16 +61,19 @@ export function createUpsertQueue(statement: UpsertStatement, maxInFlight: numbe
     } finally {
       inFlight--;
       const next = takeBatch();
-      next[0]?.sendHere(next);
+      void next[0]?.sendHere(next);
     }
   }
 
   return {
     upsert(row: UpsertRow): Promise<Written | null> {
       return new Promise((resolve, reject) => {
-        const sendHere = inFlight < maxInFlight ? send : AsyncResource.bind(send);
-        waiting.push({ row, resolve, reject, sendHere: (batch) => void sendHere(batch) });
+        const queued: Waiting = { row, resolve, reject, sendHere: send };
+        waiting.push(queued);
         if (inFlight < maxInFlight) void send(takeBatch());
+        // Still waiting (rows stay in arrival order): the batch it leads will be sent from the
+        // continuation of another request's statement; bound here, it runs in this request's context.
+        if (waiting.at(-1) === queued) queued.sendHere = AsyncResource.bind(send);
       });
     },
   };
