@@ -7,8 +7,8 @@ import { addFilters, addPosition, Conditions, type EntryFilters, orderBy } from 
 import { createUpsertQueue } from "./metadata.upsert-queue.js";
 
 /**
- * A row as Prisma's model types it, without value_json, which PostgreSQL derives from value for searches only; its `sequence` read as
- * a number (exact below 2^53: see COLUMNS).
+ * A row as Prisma's model types it, without value_json, which PostgreSQL derives from value for
+ * searches only; its `sequence` read as a number (exact below 2^53: see COLUMNS).
  */
 export type MetadataRow = Omit<Metadata, "valueJson" | "sequence"> & { sequence: number };
 
@@ -136,11 +136,11 @@ const liveOnObject = (clock: string) =>
 
 /**
  * Every upsert, of one entry or of many on many objects, in one statement: one `entry` row per
- * entry to write (UPSERT_ONE, UPSERT_MANY), each with its own
- * compare-and-set, key limit (NULL: none) and clock. An expired row counts as absent:
- * compare-and-set sees version 0, and writing it starts again at version 1. The key limit counts
- * the object's live entries before the statement: at most one entry per object may be new in one
- * statement (UpsertQueue keeps to it). Rows are written in key order, so that two statements
+ * entry to write (UPSERT_ONE, UPSERT_MANY), each with its own compare-and-set, key limit (NULL:
+ * none) and clock. An expired row counts as absent: compare-and-set sees version 0, and writing it
+ * starts again at version 1. The key limit counts the object's live entries before the statement:
+ * entries under a limit must be on different objects (UpsertQueue keeps to it; a batch on one
+ * object has no limit here and counts afterwards, in its transaction). Rows are written in key order, so that two statements
  * writing the same rows take their locks in the same order and never deadlock. Keys must be
  * unique per object (a second write of one row in a statement is an error).
  */
@@ -225,7 +225,7 @@ function liveAt(r: string, clock: string): string {
   return `(${r}.expires_at IS NULL OR ${r}.expires_at > ${clock})`;
 }
 
-/** One entry for UPSERT: where, what, and its conditions. */
+/** One entry for UPSERT_ONE / UPSERT_MANY: where, what, and its conditions. */
 export interface UpsertRow {
   scope: EntryScope;
   values: EntryValues;
@@ -388,7 +388,7 @@ function statementsOn(sql: SqlRunner) {
   ];
 
   /**
-   * Writes every row in one statement (UPSERT); answers in the rows' order, null for a row that
+   * Writes every row in one statement (UPSERT_ONE or UPSERT_MANY); answers in the rows' order, null for a row that
    * was not written (its compare-and-set failed or its key limit stopped it).
    */
   async function upsertRows(rows: readonly UpsertRow[]): Promise<(Written | null)[]> {
