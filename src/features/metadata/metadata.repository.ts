@@ -129,10 +129,10 @@ SELECT ${WRITTEN_COLUMNS} FROM removed JOIN event ON event_key = removed.key`;
 const IN_SCOPE = "tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND namespace = $4";
 /** $1-$4 the scope, $5 the clock: one object's namespace, live entries only. */
 const LIVE_IN_SCOPE = `${IN_SCOPE}
-  AND (expires_at IS NULL OR expires_at > $5::timestamptz)`;
+  AND ${liveAt("$5::timestamptz")}`;
 /** $1-$3 the object, `clock` the parameter holding now: its live entries in every namespace (the key limit's count). */
 const liveOnObject = (clock: string) =>
-  `tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND (expires_at IS NULL OR expires_at > ${clock}::timestamptz)`;
+  `tenant = $1 AND linked_object_type = $2 AND identifier = $3 AND ${liveAt(`${clock}::timestamptz`)}`;
 
 /**
  * Every upsert, of one entry or of many on many objects, in one statement: one `entry` row per
@@ -155,10 +155,10 @@ WHERE (e.expected_version IS NULL OR e.expected_version = 0
        OR EXISTS (SELECT 1 FROM metadata AS r WHERE ${sameEntry("r", "e")}))
   AND CASE
         WHEN e.max_keys IS NULL THEN true
-        WHEN EXISTS (SELECT 1 FROM metadata AS r WHERE ${sameEntry("r", "e")} AND ${liveAt("r", "e.clock")}) THEN true
+        WHEN EXISTS (SELECT 1 FROM metadata AS r WHERE ${sameEntry("r", "e")} AND ${liveAt("e.clock", "r")}) THEN true
         ELSE (SELECT count(*) FROM metadata AS r
               WHERE r.tenant = e.tenant AND r.linked_object_type = e.linked_object_type AND r.identifier = e.identifier
-                AND ${liveAt("r", "e.clock")}) < e.max_keys
+                AND ${liveAt("e.clock", "r")}) < e.max_keys
       END
 ORDER BY e.tenant, e.linked_object_type, e.identifier, e.namespace, e.key
 ON CONFLICT (tenant, linked_object_type, identifier, namespace, key) DO UPDATE SET
@@ -220,9 +220,10 @@ function sameEntry(a: string, b: string): string {
     .join(" AND ");
 }
 
-/** Row `r` is live at `clock`. */
-function liveAt(r: string, clock: string): string {
-  return `(${r}.expires_at IS NULL OR ${r}.expires_at > ${clock})`;
+/** The row (of `alias`, when the statement names it) is live at `clock`: it does not expire, or later. */
+function liveAt(clock: string, alias?: string): string {
+  const expiresAt = alias ? `${alias}.expires_at` : "expires_at";
+  return `(${expiresAt} IS NULL OR ${expiresAt} > ${clock})`;
 }
 
 /** One entry for UPSERT_ONE / UPSERT_MANY: where, what, and its conditions. */
@@ -434,7 +435,7 @@ function statementsOn(sql: SqlRunner) {
      * One page and the count of every live entry matching the filters, in one statement: the count
      * is an uncorrelated subquery (planned once), the page joined to it so that an empty page still
      * answers the count. Timestamp orderings sort the namespace's matching rows, found through the
-     * unique index and bounded by METADATA_MAX_KEYS_PER_OBJECT: no index on updated_at, which every
+     * primary key and bounded by METADATA_MAX_KEYS_PER_OBJECT: no index on updated_at, which every
      * upsert changes (it would cost every write and prevent HOT updates).
      */
     async findPage(scope: EntryScope, q: PageQuery): Promise<{ rows: MetadataRow[]; totalCount: number }> {
@@ -462,7 +463,7 @@ LEFT JOIN LATERAL (
       const value = "valueEquals" in q.match ? q.match.valueEquals : q.match.jsonContains;
       const where = new Conditions(7);
       if (q.identifiers) {
-        // A user's reach: its few objects, found by the unique index (the scope spelled out for it).
+        // A user's reach: its few objects, found by the primary key (the scope spelled out for it).
         if ("jsonContains" in q.match) where.add(SCOPE_OF_SEARCH);
         where.add(`identifier = ANY(${where.param(q.identifiers)}::text[])`);
       }
@@ -470,7 +471,7 @@ LEFT JOIN LATERAL (
       if (q.afterIdentifier !== undefined) page.add(`identifier > ${page.param(q.afterIdentifier)}`);
       if (q.beforeIdentifier !== undefined) page.add(`identifier < ${page.param(q.beforeIdentifier)}`);
       const limit = page.param(q.limit);
-      const matching = `${matchCondition(q.match)} AND (expires_at IS NULL OR expires_at > $6::timestamptz)${where.and}`;
+      const matching = `${matchCondition(q.match)} AND ${liveAt("$6::timestamptz")}${where.and}`;
       const direction = q.fromEnd ? "DESC" : "ASC";
       // Exact matches come out of their btree in identifier order: the page stops after `limit`
       // rows. Containment rechecks every candidate the GIN index returns (its hashes are lossy)
