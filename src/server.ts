@@ -13,11 +13,11 @@ import { useGraphQLLimits } from "./graphql/limits.js";
 import { schema } from "./graphql/schema.js";
 import { serveWebSockets } from "./graphql/web-sockets.js";
 import { createLogger, type Logger } from "./observability/logger.js";
-import { useRequestLogging } from "./observability/logging.js";
-import { createMetrics, METRICS_PATH, useMetrics } from "./observability/metrics.js";
+import { requestLogging } from "./observability/logging.js";
+import { createMetrics, METRICS_PATH, metricsEndpoint } from "./observability/metrics.js";
 import { PROBE_PATHS, useProbes } from "./observability/probes.js";
-import { useRequestId } from "./observability/request-id.js";
-import { notePrincipal, useRequestSummary } from "./observability/request-summary.js";
+import { useRequestObservation } from "./observability/request-observation.js";
+import { notePrincipal, type SummaryObserver } from "./observability/request-summary.js";
 import { withStatementSpans } from "./observability/sql-spans.js";
 import { TRACER_NAME, useTracing } from "./observability/tracing-plugin.js";
 import { createServices, type Services } from "./services.js";
@@ -86,6 +86,11 @@ export async function createApp({
   await listeningFor(services);
   // Unexpected errors are logged at error level, by the request log: it is on unless that level is off.
   const requestLogged = logger.isLevelEnabled("error");
+  // What reads each request's summary once its response is out.
+  const observers: SummaryObserver[] = [
+    ...(requestLogged ? [requestLogging(logger)] : []),
+    ...(metrics ? [metrics.observeRequest] : []),
+  ];
   const rateLimiter = await createRateLimiter(config);
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
@@ -124,14 +129,14 @@ export async function createApp({
       ...(tracer
         ? [useTracing(tracer, { graphqlEndpoint: "/graphql", untracedPaths: new Set([...PROBE_PATHS, METRICS_PATH]) })]
         : []),
-      useRequestId(),
-      ...(metrics ? [useMetrics(metrics, config.metrics)] : []),
-      useProbes(db, { draining: () => closing }),
+      useProbes(db, {
+        draining: () => closing,
+        endpoints: new Map(metrics ? [[METRICS_PATH, metricsEndpoint(metrics, config.metrics)]] : []),
+      }),
       useInputErrorCodes(),
       ...useGraphQLLimits(config.graphql),
       // After the plugins that rewrite results: the summary holds the codes clients receive.
-      ...(metrics || requestLogged ? [useRequestSummary()] : []),
-      ...(requestLogged ? [useRequestLogging(logger)] : []),
+      useRequestObservation(observers),
     ],
   });
 

@@ -1,7 +1,6 @@
-import type { Plugin } from "graphql-yoga";
 import type { Logger } from "./logger.js";
 import { requestIdOf, type ServerContext } from "./request-id.js";
-import { outcomeOf, summaryOf } from "./request-summary.js";
+import { outcomeOf, type SummaryObserver } from "./request-summary.js";
 
 /**
  * One line per GraphQL request, once its response is out: request id, operation, caller, duration,
@@ -10,35 +9,31 @@ import { outcomeOf, summaryOf } from "./request-summary.js";
  * Each unexpected error (masked as INTERNAL_SERVER_ERROR for the client, with the same request id)
  * is logged once before it, at error level, with its stack.
  */
-export function useRequestLogging(logger: Logger): Plugin<object, ServerContext> {
+export function requestLogging(logger: Logger): SummaryObserver {
   // The level is set once, at start-up.
   const requestLines = logger.isLevelEnabled("info");
-  return {
-    onResponse({ request, response, serverContext }) {
-      const summary = summaryOf(request);
-      if (!summary) return;
-      const requestId = requestIdOf(request, serverContext);
-      if (summary.unexpectedErrors) {
-        for (const err of summary.unexpectedErrors) logger.error({ requestId, err }, "Unexpected error");
-      }
-      if (!requestLines) return;
-      const { principal } = summary;
-      logger.info(
-        {
-          requestId,
-          operationName: summary.operationName,
-          operationType: summary.operationType,
-          batchSize: summary.batchSize || undefined,
-          tenant: principal?.tenant,
-          sub: principal?.subject,
-          clientId: principal?.clientId,
-          durationMs: Math.round((performance.now() - summary.started) * 100) / 100,
-          status: response.status,
-          outcome: outcomeOf(summary),
-          errorCodes: summary.errorCodes,
-        },
-        "graphql request",
-      );
-    },
+  return (summary, response, request, serverContext: ServerContext) => {
+    const requestId = requestIdOf(request, serverContext);
+    if (summary.unexpectedErrors) {
+      for (const err of summary.unexpectedErrors) logger.error({ requestId, err }, "Unexpected error");
+    }
+    if (!requestLines) return;
+    const { principal } = summary;
+    logger.info(
+      {
+        requestId,
+        operationName: summary.operationName,
+        operationType: summary.operationType,
+        batchSize: summary.batchSize || undefined,
+        tenant: principal?.tenant,
+        sub: principal?.subject,
+        clientId: principal?.clientId,
+        durationMs: Math.round((performance.now() - summary.started) * 100) / 100,
+        status: response.status,
+        outcome: outcomeOf(summary),
+        errorCodes: summary.errorCodes,
+      },
+      "graphql request",
+    );
   };
 }

@@ -1,10 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { Plugin } from "graphql-yoga";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/tokens.js";
 import type { PoolStats } from "../db/database.js";
 import { FastHistogram, type HistogramSeries } from "./fast-histogram.js";
-import { outcomeOf, type RequestSummary, summaryOf } from "./request-summary.js";
+import { outcomeOf, type RequestSummary } from "./request-summary.js";
 
 /*
  * prom-client directly, not @graphql-yoga/plugin-prometheus (@envelop/prometheus 14): that plugin
@@ -57,8 +56,8 @@ export interface Metrics {
   observeQuery(seconds: number): void;
   countAuthFailure(reason: AuthFailureReason): void;
   countPurged(entries: number): void;
-  /** One GraphQL request, from its summary (src/observability/request-summary.ts). */
-  observeRequest(request: Request): void;
+  /** One GraphQL request, once its response is out (an observer of src/observability/request-summary.ts). */
+  observeRequest(summary: RequestSummary): void;
 }
 
 export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {}): Metrics {
@@ -105,9 +104,7 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
     observeQuery: (seconds) => allQueries.observe(seconds),
     countAuthFailure: (reason) => authFailures.inc({ reason }),
     countPurged: (entries) => purged.inc(entries),
-    observeRequest(request) {
-      const summary = summaryOf(request);
-      if (!summary) return;
+    observeRequest(summary) {
       const seconds = (performance.now() - summary.started) / 1000;
       const outcome = outcomeOf(summary);
       // A missing token is refused where an operation needs a caller (src/auth/policy.ts), not
@@ -181,35 +178,30 @@ function processRegistry(): Registry {
   return defaults;
 }
 
+/** An operator endpoint answered before GraphQL processing (src/observability/probes.ts). */
+export type OperatorEndpoint = (
+  request: Request,
+  fetchAPI: { Response: typeof Response },
+) => Promise<Response> | Response;
+
 /**
  * GET (or HEAD) /metrics in Prometheus' text format; with METRICS_TOKEN, only for `Authorization: Bearer
- * <token>`. It answers before GraphQL processing, so it is neither logged nor counted as a request.
- * Every GraphQL request is observed once its response is out.
+ * <token>`. Served with the probes (useProbes' one onRequest hook), before GraphQL processing: it is
+ * neither logged nor counted as a request. GraphQL requests are observed through their summary
+ * (useRequestObservation, Metrics.observeRequest).
  */
-export function useMetrics(metrics: Metrics, { token }: { token: string | undefined }): Plugin {
+export function metricsEndpoint(metrics: Metrics, { token }: { token: string | undefined }): OperatorEndpoint {
   const expected = token === undefined ? undefined : digest(token);
-  return {
-    // The method first: the hot path, a POST, leaves without its URL being parsed.
-    onRequest({ request, url, endResponse, fetchAPI }) {
-      if (request.method !== "GET" && request.method !== "HEAD") return;
-      if (url.pathname !== METRICS_PATH) return;
-      if (expected && !timingSafeEqual(digest(bearerToken(request.headers.get("authorization"))), expected)) {
-        return endResponse(
-          new fetchAPI.Response("Unauthorized: send 'Authorization: Bearer <METRICS_TOKEN>'\n", {
-            status: 401,
-            headers: { "www-authenticate": 'Bearer realm="metrics"', "content-type": "text/plain; charset=utf-8" },
-          }),
-        );
-      }
-      return metrics.registry
-        .metrics()
-        .then((text) =>
-          endResponse(new fetchAPI.Response(text, { headers: { "content-type": metrics.registry.contentType } })),
-        );
-    },
-    onResponse({ request }) {
-      metrics.observeRequest(request);
-    },
+  return (request, fetchAPI) => {
+    if (expected && !timingSafeEqual(digest(bearerToken(request.headers.get("authorization"))), expected)) {
+      return new fetchAPI.Response("Unauthorized: send 'Authorization: Bearer <METRICS_TOKEN>'\n", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="metrics"', "content-type": "text/plain; charset=utf-8" },
+      });
+    }
+    return metrics.registry
+      .metrics()
+      .then((text) => new fetchAPI.Response(text, { headers: { "content-type": metrics.registry.contentType } }));
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Plugin } from "graphql-yoga";
 import type { Database } from "../db/database.js";
 import { pendingMigrations } from "../db/migrations.js";
+import type { OperatorEndpoint } from "./metrics.js";
 
 /** The orchestrator's probes: no authentication, never GraphQL requests, no spans. */
 export const PROBE_PATHS: ReadonlySet<string> = new Set(["/health", "/ready"]);
@@ -18,8 +19,13 @@ type Readiness =
  *   applied, else 503 with the reason, so that traffic goes elsewhere until it is; 503 "shutting
  *   down" from SIGTERM on, while in-flight requests drain (keep-alive probers see it at once).
  * Answered before authentication, rate limiting and GraphQL: a probe counts as no operation.
+ * `endpoints` are further GET/HEAD paths for operators answered the same way (/metrics): one hook
+ * for all of them, since every request passes through each onRequest hook.
  */
-export function useProbes(db: Database, { draining }: { draining: () => boolean }): Plugin {
+export function useProbes(
+  db: Database,
+  { draining, endpoints = new Map() }: { draining: () => boolean; endpoints?: ReadonlyMap<string, OperatorEndpoint> },
+): Plugin {
   return {
     // Not async: every request passes here. The method is checked first: the hot path, a POST,
     // leaves without its URL being parsed.
@@ -27,6 +33,11 @@ export function useProbes(db: Database, { draining }: { draining: () => boolean 
       const method = request.method;
       if (method !== "GET" && method !== "HEAD") return;
       const path = url.pathname;
+      const endpoint = endpoints.get(path);
+      if (endpoint) {
+        const answer = endpoint(request, fetchAPI);
+        return answer instanceof Promise ? answer.then(endResponse) : endResponse(answer);
+      }
       if (!PROBE_PATHS.has(path)) return;
       const respond = (status: number, body: object) =>
         endResponse(

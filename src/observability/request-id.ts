@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { GraphQLError } from "graphql";
-import type { Plugin } from "graphql-yoga";
+import type { ProcessedResult } from "./request-summary.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 
@@ -37,22 +37,16 @@ export function requestIdOf(request: Request, serverContext?: ServerContext): st
 }
 
 /**
- * Every response carries its request id, and so does each masked INTERNAL_SERVER_ERROR
- * (`extensions.requestId`): an operator finds the logged stack of what the client saw.
+ * Each masked INTERNAL_SERVER_ERROR carries the request's id (`extensions.requestId`), as every
+ * response does in its header: an operator finds the logged stack of what the client saw.
  */
-export function useRequestId(): Plugin<object, ServerContext> {
-  return {
-    onResultProcess({ request, result, serverContext }) {
-      if (!Array.isArray(result)) return stampUnexpected(request, serverContext, result);
-      for (const single of result) stampUnexpected(request, serverContext, single);
-    },
-    onResponse({ request, response, serverContext }) {
-      response.headers.set(REQUEST_ID_HEADER, requestIdOf(request, serverContext));
-    },
-  };
+export function stampRequestIds(request: Request, serverContext: ServerContext, result: ProcessedResult): void {
+  if (!Array.isArray(result)) {
+    stampUnexpected(request, serverContext, result);
+    return;
+  }
+  for (const single of result) stampUnexpected(request, serverContext, single);
 }
-
-type ProcessedResult = Parameters<NonNullable<Plugin["onResultProcess"]>>[0]["result"];
 
 function stampUnexpected(request: Request, serverContext: ServerContext, result: ProcessedResult): void {
   const errors = (result as { errors?: readonly GraphQLError[] }).errors;

@@ -1,7 +1,6 @@
-import { type GraphQLError, getOperationAST } from "graphql";
+import { type DocumentNode, type GraphQLError, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Principal } from "../auth/principal.js";
-import type { GraphQLContext } from "../graphql/builder.js";
 import { unexpectedErrorBehind } from "../graphql/errors.js";
 
 /**
@@ -59,51 +58,64 @@ export function outcomeOf(summary: RequestSummary): string {
 }
 
 /**
- * Fills each request's summary. Registered after the plugins that rewrite results
- * (useInputErrorCodes): it records the codes clients receive.
+ * What reads a finished request's summary (the request log, the metrics). The request is there for
+ * its id (request-id.ts); `serverContext` is what Node's adapter passed.
  */
-export function useRequestSummary(): Plugin<GraphQLContext> {
-  return {
-    onRequest({ request }) {
-      summaries.set(request, {
-        started: performance.now(),
-        processed: false,
-        batchSize: 0,
-        operationName: undefined,
-        operationType: undefined,
-        principal: undefined,
-        errorCodes: undefined,
-        unexpectedErrors: undefined,
-      });
-    },
-    // Validation sees every document that parsed, before the context (and the token) is checked:
-    // a refused request is still reported with its operation.
-    onValidate({ context, params }) {
-      const summary = summaries.get(context.request);
-      if (!summary) return;
-      const operation = getOperationAST(params.documentAST, context.params.operationName);
-      if (!operation) return;
-      const name = operation.name?.value;
-      if (summary.operationType === undefined) {
-        summary.operationName = name;
-        summary.operationType = operation.operation;
-      } else {
-        summary.operationName = `${summary.operationName ?? ""},${name ?? ""}`;
-        summary.operationType = `${summary.operationType},${operation.operation}`;
-      }
-    },
-    onResultProcess({ request, result }) {
-      const summary = summaries.get(request);
-      if (!summary) return;
-      summary.processed = true;
-      if (!Array.isArray(result)) return recordErrors(summary, result);
-      summary.batchSize = result.length;
-      for (const single of result) recordErrors(summary, single);
-    },
-  };
+export type SummaryObserver = (
+  summary: RequestSummary,
+  response: Response,
+  request: Request,
+  serverContext: object,
+) => void;
+
+/** Opens the request's summary when it arrives (useRequestObservation's onRequest). */
+export function startSummary(request: Request): void {
+  summaries.set(request, {
+    started: performance.now(),
+    processed: false,
+    batchSize: 0,
+    operationName: undefined,
+    operationType: undefined,
+    principal: undefined,
+    errorCodes: undefined,
+    unexpectedErrors: undefined,
+  });
 }
 
-type ProcessedResult = Parameters<NonNullable<Plugin["onResultProcess"]>>[0]["result"];
+/**
+ * Records the operation of a document about to be validated. Validation sees every document that
+ * parsed, before the context (and the token) is checked: a refused request is still reported with
+ * its operation.
+ */
+export function noteOperation(request: Request, document: DocumentNode, operationName?: string): void {
+  const summary = summaries.get(request);
+  if (!summary) return;
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return;
+  const name = operation.name?.value;
+  if (summary.operationType === undefined) {
+    summary.operationName = name;
+    summary.operationType = operation.operation;
+  } else {
+    summary.operationName = `${summary.operationName ?? ""},${name ?? ""}`;
+    summary.operationType = `${summary.operationType},${operation.operation}`;
+  }
+}
+
+/** Records the result as sent (its error codes, the unexpected errors behind masked ones). */
+export function noteResult(request: Request, result: ProcessedResult): void {
+  const summary = summaries.get(request);
+  if (!summary) return;
+  summary.processed = true;
+  if (!Array.isArray(result)) {
+    recordErrors(summary, result);
+    return;
+  }
+  summary.batchSize = result.length;
+  for (const single of result) recordErrors(summary, single);
+}
+
+export type ProcessedResult = Parameters<NonNullable<Plugin["onResultProcess"]>>[0]["result"];
 
 function recordErrors(summary: RequestSummary, result: ProcessedResult): void {
   const errors = (result as { errors?: readonly GraphQLError[] }).errors;
