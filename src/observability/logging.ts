@@ -1,5 +1,5 @@
 import type { Logger } from "./logger.js";
-import { requestIdOf, type ServerContext } from "./request-id.js";
+import { requestIdOf } from "./request-id.js";
 import { outcomeOf, type SummaryObserver } from "./request-summary.js";
 
 /**
@@ -12,7 +12,7 @@ import { outcomeOf, type SummaryObserver } from "./request-summary.js";
 export function requestLogging(logger: Logger): SummaryObserver {
   // The level is set once, at start-up.
   const requestLines = logger.isLevelEnabled("info");
-  return (summary, response, request, serverContext: ServerContext) => {
+  return (summary, response, request, serverContext) => {
     const requestId = requestIdOf(request, serverContext);
     if (summary.unexpectedErrors) {
       for (const err of summary.unexpectedErrors) logger.error({ requestId, err }, "Unexpected error");

@@ -3,6 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from "../auth/tokens.js";
 import type { PoolStats } from "../db/database.js";
 import { FastHistogram, type HistogramSeries } from "./fast-histogram.js";
+import type { OperatorEndpoint } from "./probes.js";
 import { outcomeOf, type RequestSummary } from "./request-summary.js";
 
 /*
@@ -177,12 +178,6 @@ function processRegistry(): Registry {
   }
   return defaults;
 }
-
-/** An operator endpoint answered before GraphQL processing (src/observability/probes.ts). */
-export type OperatorEndpoint = (
-  request: Request,
-  fetchAPI: { Response: typeof Response },
-) => Promise<Response> | Response;
 
 /**
  * GET (or HEAD) /metrics in Prometheus' text format; with METRICS_TOKEN, only for `Authorization: Bearer

@@ -1,7 +1,12 @@
 import type { Plugin } from "graphql-yoga";
 import type { Database } from "../db/database.js";
 import { pendingMigrations } from "../db/migrations.js";
-import type { OperatorEndpoint } from "./metrics.js";
+
+/** A further GET/HEAD path for operators, answered by useProbes before GraphQL processing (/metrics). */
+export type OperatorEndpoint = (
+  request: Request,
+  fetchAPI: { Response: typeof Response },
+) => Promise<Response> | Response;
 
 /** The orchestrator's probes: no authentication, never GraphQL requests, no spans. */
 export const PROBE_PATHS: ReadonlySet<string> = new Set(["/health", "/ready"]);

@@ -2,6 +2,7 @@ import { type DocumentNode, type GraphQLError, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Principal } from "../auth/principal.js";
 import { unexpectedErrorBehind } from "../graphql/errors.js";
+import type { ServerContext } from "./request-id.js";
 
 /**
  * What one GraphQL request did, gathered once for the request log and the metrics: both read it
@@ -65,7 +66,7 @@ export type SummaryObserver = (
   summary: RequestSummary,
   response: Response,
   request: Request,
-  serverContext: object,
+  serverContext: ServerContext,
 ) => void;
 
 /** Opens the request's summary when it arrives (useRequestObservation's onRequest). */
