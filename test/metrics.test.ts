@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestApp, TEST_SECRET, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
 import { claims, forge, hs256, nowSeconds } from "./support/forge.js";
@@ -236,11 +237,25 @@ describe("/metrics access", () => {
   it("only GET and HEAD", async () => {
     const response = await guarded.app.yoga.fetch("http://yoga/metrics", { method: "POST", body: "{}" });
     expect(response.status).toBe(404);
-    const head = await guarded.app.yoga.fetch("http://yoga/metrics", {
-      method: "HEAD",
-      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
-    });
-    expect(head.status).toBe(200);
+    // HEAD answers the headers without collecting anything (a scrape's cost, for nothing).
+    const collect = vi.spyOn(Registry.prototype, "metrics");
+    try {
+      const head = await guarded.app.yoga.fetch("http://yoga/metrics", {
+        method: "HEAD",
+        headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+      });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(await head.text()).toBe("");
+      expect(collect).not.toHaveBeenCalled();
+      const unauthorized = await guarded.app.yoga.fetch("http://yoga/metrics", { method: "HEAD" });
+      expect(unauthorized.status).toBe(401);
+      expect(collect).not.toHaveBeenCalled();
+      expect((await scrape(guarded, `Bearer ${METRICS_TOKEN}`)).status).toBe(200);
+      expect(collect).toHaveBeenCalledTimes(1);
+    } finally {
+      collect.mockRestore();
+    }
   });
 
   it("METRICS_ENABLED=false: no /metrics, GraphQL as usual", async () => {

@@ -194,9 +194,10 @@ export function metricsEndpoint(metrics: Metrics, { token }: { token: string | u
         headers: { "www-authenticate": 'Bearer realm="metrics"', "content-type": "text/plain; charset=utf-8" },
       });
     }
-    return metrics.registry
-      .metrics()
-      .then((text) => new fetchAPI.Response(text, { headers: { "content-type": metrics.registry.contentType } }));
+    const headers = { "content-type": metrics.registry.contentType };
+    // HEAD (a reachability check) gets the headers only: collecting every metric is what a scrape costs.
+    if (request.method === "HEAD") return new fetchAPI.Response(null, { headers });
+    return metrics.registry.metrics().then((text) => new fetchAPI.Response(text, { headers }));
   };
 }
 
