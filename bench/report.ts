@@ -45,6 +45,8 @@ export interface Report {
     warmupSeconds: number;
     rounds: number;
     connections: number;
+    /** `--ours-env`: settings every one of our servers ran with (older reports: none recorded). */
+    oursEnv?: Record<string, string>;
   };
   scenarios: ScenarioResult[];
   targets: TargetResult[];
@@ -140,7 +142,8 @@ export function toMarkdown(report: Report): string {
       `over ${fmt(s.identifiers)} identifiers × 3 tenants (PGlite: ${fmt(s.embeddedRows)}). autocannon: ${s.connections} connections, ${s.warmupSeconds} s warm-up per ` +
       `server and scenario, then ${s.rounds} × ${s.durationSeconds} s rounds per server, alternating (A B A B). ` +
       "Figures are medians over the rounds; the ratio is the median over the pairs of rounds. CPU µs/req: CPU time (user + system) of the serving node process per request. RSS: VmRSS of the " +
-      "serving node process at the end of the scenario. Load generator, servers and database share the machine.",
+      "serving node process at the end of the scenario. Load generator, servers and database share the machine." +
+      oursEnvNote(s.oursEnv),
     "",
     "| Scenario | Ours req/s | p50 ms | p99 ms | CPU µs/req | errors | RSS MiB | Baseline | req/s | p50 ms | p99 ms | CPU µs/req | errors | RSS MiB | Ours / baseline |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -180,4 +183,10 @@ export async function writeReport(report: Report): Promise<string[]> {
   const files = [`${stamp}.md`, `${stamp}.json`, "latest.md", "latest.json"].map((f) => join(dir, f));
   await Promise.all(files.map((f) => writeFile(f, f.endsWith(".md") ? markdown : json)));
   return files;
+}
+
+function oursEnvNote(env: Record<string, string> | undefined): string {
+  const set = Object.entries(env ?? {});
+  if (set.length === 0) return "";
+  return ` Every one of our servers also ran with ${set.map(([name, value]) => `\`${name}=${value}\``).join(", ")} (\`--ours-env\`).`;
 }

@@ -10,6 +10,8 @@
  *   npm run bench -- --scenarios read,mixed --rows 1000000 --duration 20 --rounds 3 --connections 64
  *   npm run bench -- --profile --ours-env LOG_LEVEL=silent,METRICS_ENABLED=false   settings for our servers
  *   npm run bench -- --scenarios observability --process-pairs 5   pairs of fresh servers it compares (3)
+ *   npm run bench -- --scenarios observability --ours-env LOG_LEVEL=silent,METRICS_ENABLED=false
+ *                                          A/A: both sides off, what the pair measures when nothing differs
  *   npm run bench -- --scenarios read,list --rows 10000 --identifiers 101   as many keys per object (33) as
  *                                          the 1,000,000-row default: the table grows, the pages stay alike
  *
@@ -330,13 +332,18 @@ async function benchPostgres(
     // over all their pairs of rounds. The observed side runs as `npm start` does: logs at info,
     // metrics on. The baseline turns both off.
     const names = ["read", "upsert"] as const;
+    // As `npm start` runs, unless --ours-env changed it (both off: an A/A run).
+    const changed = ["LOG_LEVEL", "METRICS_ENABLED"].filter((name) => name in o.oursEnv);
+    const observedLabel = changed.length
+      ? `ours, ${changed.map((name) => `${name}=${o.oursEnv[name]}`).join(" ")}`
+      : "ours, logs info + metrics on";
     const rounds = new Map(names.map((name) => [name, { ra: [] as LoadResult[], rb: [] as LoadResult[] }]));
     // RSS at the end of each scenario, of the last pair (its servers are stopped when it is reported).
     const rss = new Map<string, { observed?: number; quiet?: number }>();
     for (let pair = 1; pair <= o.processPairs; pair++) {
       const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: dataDir };
       const observed: Side = {
-        label: "ours, logs info + metrics on",
+        label: observedLabel,
         server: await start(oursSpec(o, `ours-observed-${pair}`, env)),
         target: { ...ours.target },
       };
@@ -361,8 +368,8 @@ async function benchPostgres(
       const ratios = r.ra.map((a, i) => a.requestsPerSecond / (r.rb[i]?.requestsPerSecond ?? Number.NaN));
       results.push({
         name: `observability-${name}`,
-        title: `${name}, logs + metrics on vs off (${o.processPairs} server pairs)`,
-        ours: summarize("ours, logs info + metrics on", r.ra, rss.get(name)?.observed),
+        title: `${name}, ${observedLabel.slice("ours, ".length)} vs logs + metrics off (${o.processPairs} server pairs)`,
+        ours: summarize(observedLabel, r.ra, rss.get(name)?.observed),
         baseline: summarize("ours, logs + metrics off", r.rb, rss.get(name)?.quiet),
         ratios,
         ratio: median(ratios),
@@ -418,6 +425,7 @@ async function bench(o: Options): Promise<void> {
       warmupSeconds: o.warmup,
       rounds: o.rounds,
       connections: o.connections,
+      oursEnv: o.oursEnv,
     },
     scenarios: results,
     targets: evaluateTargets(results),
