@@ -250,6 +250,8 @@ describe("/metrics access", () => {
       expect(collect).not.toHaveBeenCalled();
       const unauthorized = await guarded.app.yoga.fetch("http://yoga/metrics", { method: "HEAD" });
       expect(unauthorized.status).toBe(401);
+      expect(unauthorized.headers.get("www-authenticate")).toBe('Bearer realm="metrics"');
+      expect(await unauthorized.text()).toBe("");
       expect(collect).not.toHaveBeenCalled();
       expect((await scrape(guarded, `Bearer ${METRICS_TOKEN}`)).status).toBe(200);
       expect(collect).toHaveBeenCalledTimes(1);

@@ -188,15 +188,17 @@ function processRegistry(): Registry {
 export function metricsEndpoint(metrics: Metrics, { token }: { token: string | undefined }): OperatorEndpoint {
   const expected = token === undefined ? undefined : digest(token);
   return (request, fetchAPI) => {
+    // HEAD (a reachability check) gets the status and headers only, as HTTP wants (Node's server
+    // drops a HEAD body, the Fetch API does not): no body, and no scrape's worth of collecting.
+    const head = request.method === "HEAD";
     if (expected && !timingSafeEqual(digest(bearerToken(request.headers.get("authorization"))), expected)) {
-      return new fetchAPI.Response("Unauthorized: send 'Authorization: Bearer <METRICS_TOKEN>'\n", {
+      return new fetchAPI.Response(head ? null : "Unauthorized: send 'Authorization: Bearer <METRICS_TOKEN>'\n", {
         status: 401,
         headers: { "www-authenticate": 'Bearer realm="metrics"', "content-type": "text/plain; charset=utf-8" },
       });
     }
     const headers = { "content-type": metrics.registry.contentType };
-    // HEAD (a reachability check) gets the headers only: collecting every metric is what a scrape costs.
-    if (request.method === "HEAD") return new fetchAPI.Response(null, { headers });
+    if (head) return new fetchAPI.Response(null, { headers });
     return metrics.registry.metrics().then((text) => new fetchAPI.Response(text, { headers }));
   };
 }
