@@ -35,9 +35,8 @@ export function createServices(
     limits: config.metadata,
   });
   // Only PostgreSQL can have other instances writing: they are heard through LISTEN/NOTIFY.
-  const changes = db.dedicatedClient
-    ? createPostgresChangeFeed({ dedicatedClient: db.dedicatedClient, warn })
-    : createLocalChangeFeed();
+  const changes =
+    db.kind === "postgres" ? createPostgresChangeFeed({ listener: db.listener, warn }) : createLocalChangeFeed();
   return {
     metadata: createMetadataService({
       // Only the embedded database is owned by this process alone: only there may reads be cached.

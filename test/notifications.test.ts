@@ -3,7 +3,7 @@ import { type Database, openDatabase } from "../src/db/database.js";
 import { LISTENER_APPLICATION_NAME, notify } from "../src/db/notifications.js";
 import { type Backend, backends } from "./support/backends.js";
 
-// src/db/notifications.ts: LISTEN/NOTIFY as the definitions cache (and later live subscriptions)
+// src/db/notifications.ts: LISTEN/NOTIFY as the definitions cache and the change feed (src/db/notify.ts)
 // use it. Delivery is asynchronous: every wait polls with a deadline.
 
 async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
@@ -78,8 +78,47 @@ describe.each(backends)("notifications on $name", (backend: Backend) => {
     await two.unlisten();
   });
 
-  it("refuses a channel name that is not a plain identifier", () => {
+  it("refuses a channel name that is not a plain identifier", async () => {
     expect(() => db.listener.listen("bad; DROP TABLE metadata", { onMessage: () => {} })).toThrow(/Invalid/);
+    await expect(db.listener.send("bad; DROP TABLE metadata", ["x"])).rejects.toThrow(/Invalid/);
+  });
+
+  it("send delivers its payloads together and in order, to this listener too", async () => {
+    const got: string[] = [];
+    const subscription = db.listener.listen("test_send", { onMessage: (payload) => got.push(payload) });
+    await subscription.ready;
+    const payloads = ["first", 'with "quotes", commas and \\ backslash', "x".repeat(7000), "ünïcødé 😀", "last"];
+    await db.listener.send("test_send", payloads);
+    await db.listener.send("test_send", ["next statement"]);
+    await until(() => got.length === payloads.length + 1, "every payload");
+    expect(got).toEqual([...payloads, "next statement"]);
+    await subscription.unlisten();
+  });
+
+  it("listens and sends for several subscribers at once, one statement at a time on its connection", async () => {
+    // node-postgres 8 warns (and 9 throws) when a client is sent a query while another runs.
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on("warning", onWarning);
+    try {
+      const got = new Map<string, string[]>();
+      const channels = ["burst_a", "burst_b", "burst_c"];
+      const subscriptions = channels.map((channel) =>
+        db.listener.listen(channel, {
+          onMessage: (payload) => got.set(channel, [...(got.get(channel) ?? []), payload]),
+        }),
+      );
+      await Promise.all(subscriptions.map((s) => s.ready));
+      await Promise.all(
+        channels.flatMap((channel) => [1, 2].map((n) => db.listener.send(channel, [`${channel} ${n}`]))),
+      );
+      await until(() => channels.every((channel) => got.get(channel)?.length === 2), "every message");
+      for (const channel of channels) expect(got.get(channel)).toEqual([`${channel} 1`, `${channel} 2`]);
+      await Promise.all(subscriptions.map((s) => s.unlisten()));
+      expect(warnings.filter((message) => message.includes("already executing a query"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 
   it.runIf(backend.name === "postgres")("reconnects after losing its connection and says so with onReset", async () => {

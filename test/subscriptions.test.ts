@@ -7,12 +7,13 @@ import WebSocket from "ws";
 import { loadConfig } from "../src/config.js";
 import { type Database, type DatabaseOptions, openDatabase } from "../src/db/database.js";
 import { applyPendingMigrations } from "../src/db/migrations.js";
+import { LISTENER_APPLICATION_NAME } from "../src/db/notifications.js";
 import { MAX_PIECE_BYTES, splitUtf8 } from "../src/db/notify.js";
 import { DomainError } from "../src/errors.js";
 import type { MetadataChange } from "../src/features/metadata/index.js";
 import { createLocalChangeFeed } from "../src/features/metadata/index.js";
 import { FeedOverflow } from "../src/features/metadata/metadata.changes.js";
-import { CHANGES_APPLICATION_NAME, CHANGES_CHANNEL } from "../src/features/metadata/metadata.feed-postgres.js";
+import { CHANGES_CHANNEL } from "../src/features/metadata/metadata.feed-postgres.js";
 import { endingAtExpiry } from "../src/features/metadata/metadata.watch.js";
 import { MAX_SUBSCRIPTIONS_PER_SOCKET } from "../src/graphql/web-sockets.js";
 import type { Logger } from "../src/observability/logger.js";
@@ -462,7 +463,8 @@ async function openInstances(options: DatabaseOptions, logger?: Logger): Promise
   const config = loadConfig({ JWT_SECRET: TEST_SECRET, NODE_ENV: "test", LOG_LEVEL: "silent" });
   const instances: Instance[] = [];
   for (let i = 0; i < 2; i++) {
-    const db = await openDatabase({ ...options, dataDir: "" });
+    // The listening connection's warnings go to the app's log, as in `main.ts`.
+    const db = await openDatabase({ ...options, dataDir: "", warn: logger && ((message) => logger.warn(message)) });
     await applyPendingMigrations(db);
     const app = await createApp({ config, db, logger });
     instances.push({ app, db, execute: executorFor(app) });
@@ -573,7 +575,7 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
       a.db.withConnection(
         (exec) =>
           exec(
-            `SELECT pid FROM pg_stat_activity WHERE application_name = '${CHANGES_APPLICATION_NAME}' AND datname = current_database() ORDER BY pid`,
+            `SELECT pid FROM pg_stat_activity WHERE application_name = '${LISTENER_APPLICATION_NAME}' AND datname = current_database() ORDER BY pid`,
           ) as Promise<{ pid: number }[]>,
       );
     const before = (await listeners()).map((r) => r.pid);
@@ -591,7 +593,7 @@ describe.runIf(postgres)("metadataChanged across instances on one PostgreSQL", (
     await synced(stream, a.execute, staff, where);
     await writeOk(a.execute, staff, where, "after", "reconnect");
     expect(describeChange(await stream.next())).toBe("CREATED after=reconnect v1");
-    expect((await log).text()).toContain("Change notifications: connection lost");
+    expect((await log).text()).toContain("Notifications: listening connection lost; reconnecting");
     stream.close();
   });
 

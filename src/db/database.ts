@@ -24,11 +24,6 @@ export interface Database {
    * SQL of one or more statements and returns the rows of the last.
    */
   withConnection<T>(fn: (exec: (sql: string) => Promise<unknown[]>) => Promise<T>): Promise<T>;
-  /**
-   * PostgreSQL only: a new client outside the pool, not yet connected, for a session that must stay
-   * open and to itself (LISTEN). `applicationName` tells it apart in pg_stat_activity.
-   */
-  readonly dedicatedClient?: (applicationName: string) => pg.Client;
   /** PostgreSQL only: the connection pool's use right now (metrics). */
   readonly poolStats?: () => PoolStats;
   close(): Promise<void>;
@@ -109,8 +104,6 @@ async function openPostgres(
     transaction: sql.transaction,
     kind: "postgres",
     listener,
-    dedicatedClient: (applicationName) =>
-      new pg.Client({ connectionString, options: "-c TimeZone=UTC", application_name: applicationName }),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
     async withConnection(fn) {
       const client = await pool.connect();

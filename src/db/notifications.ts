@@ -1,11 +1,12 @@
 import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
-import type { SqlRunner } from "./sql.js";
+import { type SqlRunner, toDriverArg } from "./sql.js";
 
 /**
  * PostgreSQL LISTEN/NOTIFY, for state several instances derive from the database (caches, live
  * subscriptions). `notify` runs on a SqlRunner, so a NOTIFY sent inside a transaction is delivered
- * only if, and once, it commits; each instance listens on one dedicated connection of its own.
+ * only if, and once, it commits; `Listener.send` goes out at once. Each instance listens, on every
+ * channel, on one dedicated connection of its own.
  */
 
 export interface NotificationHandlers {
@@ -29,6 +30,12 @@ export interface Subscription {
 export interface Listener {
   /** Starts listening (in the background: `live` turns true once the channel is listened to). */
   listen(channel: string, handlers: NotificationHandlers): Subscription;
+  /**
+   * Sends `payloads` on `channel` in one statement of their own, on the listening connection:
+   * PostgreSQL delivers them together and in this order, to this instance too. Each must stay under
+   * 8000 bytes (PostgreSQL's limit). Rejects while that connection is down.
+   */
+  send(channel: string, payloads: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,6 +43,9 @@ export interface Listener {
 export async function notify(sql: SqlRunner, channel: string, payload: string): Promise<void> {
   await sql.query("SELECT pg_notify($1, $2)", [channel, payload]);
 }
+
+// One statement, so one transaction: its notifications are delivered together, in this order.
+const NOTIFY_ALL = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload";
 
 // Channels are identifiers the code names, never user input: checked anyway, as they go into SQL text.
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -51,8 +61,10 @@ export const LISTENER_APPLICATION_NAME = "metadata-graph-listener";
 
 /**
  * PostgreSQL: one dedicated client (never the pool's: a pooled connection is shared, and LISTEN is
- * per session). A lost connection is retried with backoff, capped at RETRY_MAX_MS; the handlers
- * hear `onReset` when it is lost and again once every channel is listened to anew.
+ * per session), which also carries `send`, keeping the pool for requests. A lost connection is
+ * retried with jittered back-off, capped at RETRY_MAX_MS (instances that lost their connections
+ * together do not all come back at the same moment); the handlers hear `onReset` when it is lost
+ * and again once every channel is listened to anew.
  */
 export function createPostgresListener(connectionString: string, warn?: (message: string) => void): Listener {
   const channels = new Map<string, Set<NotificationHandlers>>();
@@ -64,6 +76,7 @@ export function createPostgresListener(connectionString: string, warn?: (message
   let retryTimer: NodeJS.Timeout | undefined;
   let retryMs = RETRY_MIN_MS;
   let lostOnce = false;
+  const query = oneAtATime();
 
   const reset = (channel: string) => {
     for (const handlers of channels.get(channel) ?? []) handlers.onReset?.();
@@ -84,16 +97,19 @@ export function createPostgresListener(connectionString: string, warn?: (message
 
   const scheduleRetry = () => {
     if (closed || retryTimer) return;
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void connect();
-    }, retryMs);
+    retryTimer = setTimeout(
+      () => {
+        retryTimer = undefined;
+        void connect();
+      },
+      retryMs * (0.5 + Math.random() / 2),
+    );
     retryTimer.unref();
     retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
   };
 
   const listenOn = async (c: pg.Client, channel: string) => {
-    await c.query(`LISTEN ${channel}`);
+    await query(c, `LISTEN ${channel}`);
     if (client !== c) return;
     listened.add(channel);
     reset(channel);
@@ -168,9 +184,15 @@ export function createPostgresListener(connectionString: string, warn?: (message
           if (current?.size !== 0) return;
           channels.delete(channel);
           listened.delete(channel);
-          await client?.query(`UNLISTEN ${channel}`).catch(() => {});
+          if (client) await query(client, `UNLISTEN ${channel}`).catch(() => {});
         },
       };
+    },
+    async send(channel, payloads) {
+      assertChannel(channel);
+      if (!client) throw new Error("Notifications: not connected");
+      // Named: parsed and planned once per connection (it may run once per write).
+      await query(client, { name: "mg_notify_all", text: NOTIFY_ALL, values: [channel, toDriverArg(payloads)] });
     },
     async close() {
       closed = true;
@@ -180,6 +202,19 @@ export function createPostgresListener(connectionString: string, warn?: (message
       listened.clear();
       await c?.end().catch(() => {});
     },
+  };
+}
+
+/**
+ * The connection's statements one after the other: LISTENs, UNLISTENs and sends come from several
+ * subscribers at once, and node-postgres 8 deprecates a query sent while another runs (9 refuses it).
+ */
+function oneAtATime(): (client: pg.Client, statement: string | pg.QueryConfig) => Promise<unknown> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (client, statement) => {
+    const result = last.then(() => client.query(statement));
+    last = result.catch(() => {});
+    return result;
   };
 }
 
@@ -213,6 +248,10 @@ export function createPgliteListener(pglite: PGlite): Listener {
           await (await unsubscribe)();
         },
       };
+    },
+    async send(channel, payloads) {
+      assertChannel(channel);
+      await pglite.query(NOTIFY_ALL, [channel, toDriverArg(payloads)]);
     },
     async close() {},
   };

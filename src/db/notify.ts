@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type pg from "pg";
-import { toDriverArg } from "./sql.js";
+import type { Listener } from "./notifications.js";
 
 /**
  * PostgreSQL's NOTIFY refuses a payload of 8000 bytes or more. A message (a change carries its
@@ -27,11 +26,6 @@ export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 const BATCH_WINDOW_MS = 5;
 /** How long closing waits for queued messages to be sent. */
 const CLOSE_FLUSH_MS = 2000;
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5000;
-
-// One statement, so one transaction: its notifications are delivered together, in this order.
-const NOTIFY = "SELECT pg_notify($1, piece) FROM unnest($2::text[]) AS piece";
 
 export interface NotifyChannel {
   /**
@@ -39,14 +33,14 @@ export interface NotifyChannel {
    * never sees its own); never throws, never waits. Messages are sent in the order given.
    */
   send(message: string): void;
-  /** Sends what is queued (for up to 2 s, if connected), then stops listening and reconnecting. */
+  /** Sends what is queued (for up to 2 s, if connected), then stops listening. */
   close(): Promise<void>;
 }
 
 export interface NotifyChannelOptions {
   channel: string;
-  /** A new client for the channel's own session (Database.dedicatedClient). */
-  newClient: () => pg.Client;
+  /** The instance's LISTEN/NOTIFY connection (Database.listener): it listens and sends. */
+  listener: Listener;
   onMessage: (message: string) => void;
   /** Called each time the channel listens (again): messages sent meanwhile were not received. */
   onConnected?: () => void;
@@ -54,17 +48,16 @@ export interface NotifyChannelOptions {
 }
 
 /**
- * A channel over LISTEN/NOTIFY: whole messages of any size in, whole messages out. One dedicated
- * connection per process both listens and sends: a pooled one would be handed to other statements
- * (and a LISTEN must stay on its session); sending on it keeps the pool for requests and keeps
- * this process's messages in order. Messages queued while one statement runs go out together in
- * the next. When the connection drops it reconnects with exponential back-off and sends what was
- * queued meanwhile; messages other processes NOTIFYed while it was down are not received
- * (PostgreSQL keeps notifications only for sessions listening when they are committed).
+ * A channel over LISTEN/NOTIFY: whole messages of any size in, whole messages out, on the
+ * instance's listening connection (src/db/notifications.ts: it reconnects with back-off and says
+ * when it is lost or back). Messages queued while one statement runs go out together in the next,
+ * one statement at a time: in order. While the connection is down messages wait, and go out once
+ * it listens again; messages other processes NOTIFYed meanwhile are not received (PostgreSQL keeps
+ * notifications only for sessions listening when they are committed).
  */
 export function openNotifyChannel({
   channel,
-  newClient,
+  listener,
   onMessage,
   onConnected,
   warn,
@@ -76,18 +69,9 @@ export function openNotifyChannel({
   let queuedBytes = 0;
   let dropped = 0;
   let closed = false;
-  let current: pg.Client | undefined;
-  /** The client once it listens, until its connection is lost. */
-  let ready: pg.Client | undefined;
   /** The flush in progress, if any. */
   let flushing: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
   let batchTimer: NodeJS.Timeout | undefined;
-  // Ends every wait of the listening loop (a connect in progress may never settle once ended).
-  let stop: () => void = () => {};
-  const stopped = new Promise<"stopped">((resolve) => {
-    stop = () => resolve("stopped");
-  });
 
   const receive = (payload: string) => {
     // This process's own messages come back too: dropped before any parsing.
@@ -111,22 +95,18 @@ export function openNotifyChannel({
     }
   };
 
-  /** Sends everything queued, one statement at a time, while the connection listens. */
+  /** Sends everything queued, one statement at a time, while the channel is listened to. */
   const sendQueued = async () => {
-    while (ready && queue.length > 0) {
+    while (subscription.live && queue.length > 0) {
       const batch = queue;
       queue = [];
       queuedBytes = 0;
+      const pieces = batch.flatMap((message) => message.pieces);
       try {
-        // Named: parsed and planned once per connection (this runs once per write, on cores shared with PostgreSQL).
-        await ready.query({
-          name: "mg_notify",
-          text: NOTIFY,
-          values: [channel, toDriverArg(batch.flatMap((m) => m.pieces))],
-        });
+        await listener.send(channel, pieces);
       } catch (error) {
-        // The connection died under it (the listening loop reconnects): whether PostgreSQL
-        // committed the statement is unknown; sending it again could deliver it twice.
+        // The connection died under it (the listener reconnects): whether PostgreSQL committed
+        // the statement is unknown; sending it again could deliver it twice.
         warn(`Change notifications: ${batch.length} message(s) possibly not sent (${describe(error)})`);
       }
     }
@@ -136,61 +116,22 @@ export function openNotifyChannel({
     // a message queued between the loop's end and then is sent by the next round.
     flushing ??= sendQueued().finally(() => {
       flushing = undefined;
-      if (ready && queue.length > 0) void flush();
+      if (subscription.live && queue.length > 0) void flush();
     });
     return flushing;
   };
 
-  const listenOnce = async (): Promise<void> => {
-    const client = newClient();
-    current = client;
-    const lost = new Promise<unknown>((resolve) => {
-      // `on`, not `once`: a second error with no listener would crash the process.
-      client.on("error", resolve);
-      client.once("end", () => resolve(new Error("connection ended")));
-    });
-    client.on("notification", (n) => {
-      if (n.channel === channel && n.payload !== undefined) receive(n.payload);
-    });
-    const connecting = client.connect().then(() => client.query(`LISTEN ${quoteIdentifier(channel)}`));
-    // Settled or not, its outcome no longer matters once stopped.
-    connecting.catch(() => {});
-    if ((await Promise.race([connecting, stopped])) === "stopped") return;
-    ready = client;
+  const reset = () => {
+    // Pieces of a message may have been lost with the connection.
+    partial.clear();
+    if (closed || !subscription.live) return;
     onConnected?.();
     void flush();
-    const why = await Promise.race([lost, stopped]);
-    ready = undefined;
-    if (!closed) warn(`Change notifications: connection lost (${describe(why)}); reconnecting`);
   };
-
-  const run = async () => {
-    let failures = 0;
-    while (!closed) {
-      const started = Date.now();
-      try {
-        await listenOnce();
-      } catch (error) {
-        if (!closed && failures === 0) warn(`Change notifications: cannot listen (${describe(error)}); retrying`);
-      } finally {
-        ready = undefined;
-        partial.clear();
-        await current?.end().catch(() => {});
-      }
-      // A connection that held a while starts the back-off again.
-      failures = Date.now() - started > RECONNECT_MAX_MS ? 0 : failures + 1;
-      if (closed) break;
-      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** failures) * (0.5 + Math.random() / 2);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  };
-  const running = run();
+  const subscription = listener.listen(channel, { onMessage: receive, onReset: reset });
+  // A channel the listener listens to already (another app on the same database) is live at once,
+  // without a reset: told so after this returns, as a reset would be.
+  if (subscription.live) queueMicrotask(reset);
 
   return {
     send(message) {
@@ -222,11 +163,8 @@ export function openNotifyChannel({
       await Promise.race([flush(), timeout]);
       clearTimeout(timer);
       closed = true;
-      stop();
-      wake?.();
       queue = [];
-      await current?.end().catch(() => {});
-      await running;
+      await subscription.unlisten();
     },
   };
 }
@@ -251,10 +189,6 @@ export function splitUtf8(text: string, maxBytes: number): string[] {
   }
   pieces.push(text.slice(start));
   return pieces;
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 function describe(error: unknown): string {

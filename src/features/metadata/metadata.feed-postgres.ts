@@ -1,10 +1,8 @@
-import type pg from "pg";
+import type { Listener } from "../../db/notifications.js";
 import { openNotifyChannel } from "../../db/notify.js";
 import type { ChangeFeed, MetadataChange } from "./metadata.changes.js";
 import { createLocalChangeFeed } from "./metadata.feed.js";
 
-/** How the changes connection shows in pg_stat_activity (and how tests find it). */
-export const CHANGES_APPLICATION_NAME = "metadata-graph changes";
 /** The LISTEN/NOTIFY channel every instance on one database shares. */
 export const CHANGES_CHANNEL = "metadata_changes";
 
@@ -33,10 +31,7 @@ type Message = { changes: MetadataChange[] } | { presence: "subscribers" | "prob
  * and sends everything until the answers are in. A subscription on another instance therefore gets
  * the changes from the moment the writers heard of it: milliseconds after it started.
  */
-export function createPostgresChangeFeed(deps: {
-  dedicatedClient: (applicationName: string) => pg.Client;
-  warn: (message: string) => void;
-}): ChangeFeed {
+export function createPostgresChangeFeed(deps: { listener: Listener; warn: (message: string) => void }): ChangeFeed {
   let othersSubscribedUntil = 0;
   let heartbeat: NodeJS.Timeout | undefined;
   const say = (message: Message) => channel.send(JSON.stringify(message));
@@ -56,7 +51,7 @@ export function createPostgresChangeFeed(deps: {
   });
   const channel = openNotifyChannel({
     channel: CHANGES_CHANNEL,
-    newClient: () => deps.dedicatedClient(CHANGES_APPLICATION_NAME),
+    listener: deps.listener,
     warn: deps.warn,
     onConnected() {
       // What others said while this connection was down is unknown: ask, and meanwhile send.
