@@ -2,14 +2,14 @@
  * Benchmark: metadata-graph (`npm start`, as a user runs it) against a hand-rolled reference server
  * (bench/reference: graphql-yoga + jose + pg, prepared statements), loaded by autocannon.
  *
- *   npm run bench                          100,000 rows; 3 s warm-up, then 2 × 10 s rounds per server, A B A B
+ *   npm run bench                          100,000 rows; 3 s warm-up, then 2 × 10 s rounds per server, A B B A
  *   npm run bench -- --quick               smoke run: 10,000 rows, 1 s warm-up, 1 × 3 s round
  *   npm run bench -- --profile             our server under `node --cpu-prof`, read scenario: top 15 by self time
  *   npm run bench -- --profile --scenarios upsert      the same for upsert (or list, mixed)
  *   npm run bench -- --profile --scenarios embedded    the same for the embedded (PGlite) read
  *   npm run bench -- --scenarios read,mixed --rows 1000000 --duration 20 --rounds 3 --connections 64
  *   npm run bench -- --profile --ours-env LOG_LEVEL=silent,METRICS_ENABLED=false   settings for our servers
- *   npm run bench -- --scenarios observability --process-pairs 5   pairs of fresh servers it compares (3)
+ *   npm run bench -- --scenarios observability --process-pairs 8   pairs of fresh servers it compares (4)
  *   npm run bench -- --scenarios observability --ours-env LOG_LEVEL=silent,METRICS_ENABLED=false
  *                                          A/A: both sides off, what the pair measures when nothing differs
  *   npm run bench -- --scenarios read,list --rows 10000 --identifiers 101   as many keys per object (33) as
@@ -117,7 +117,7 @@ function parseOptions(argv: string[]): Options {
     scenarios: scenarios as Scenario[],
     profile: values.profile,
     oursEnv: parseEnv(values["ours-env"]),
-    processPairs: int("process-pairs", values["process-pairs"], quick ? 1 : 3, 1),
+    processPairs: int("process-pairs", values["process-pairs"], quick ? 1 : 4, 1),
   };
 }
 
@@ -218,7 +218,12 @@ async function load(o: Options, scenario: string, side: Side, name: WorkloadName
   return result;
 }
 
-/** Warm-up of each, then alternating rounds A B A B: the rounds of each side. */
+/**
+ * Warm-up of each, then the rounds in mirrored pairs, A B B A A B …: the rounds of each side. Load
+ * drifts over a run (the load generator's JIT and GC, PostgreSQL's caches, the host): in A B A B the
+ * drift from one round to the next counts against the same side every time. A/A runs of the observability pair in A B A B order read
+ * their second rounds lower than their first in 7 of 8 scenarios (2026-11-28, 2026-12-06 reports).
+ */
 async function alternate(o: Options, scenario: string, a: Side, b: Side, name: WorkloadName) {
   if (o.warmup > 0) {
     await load(o, scenario, a, name, "warm-up", o.warmup);
@@ -227,8 +232,15 @@ async function alternate(o: Options, scenario: string, a: Side, b: Side, name: W
   const ra: LoadResult[] = [];
   const rb: LoadResult[] = [];
   for (let round = 1; round <= o.rounds; round++) {
-    ra.push(await load(o, scenario, a, name, `round ${round}`, o.duration));
-    rb.push(await load(o, scenario, b, name, `round ${round}`, o.duration));
+    const runA = async () => ra.push(await load(o, scenario, a, name, `round ${round}`, o.duration));
+    const runB = async () => rb.push(await load(o, scenario, b, name, `round ${round}`, o.duration));
+    if (round % 2 === 1) {
+      await runA();
+      await runB();
+    } else {
+      await runB();
+      await runA();
+    }
   }
   return { ra, rb };
 }
@@ -329,8 +341,8 @@ async function benchPostgres(
     // Two servers of the same code differ by up to ±15 % in CPU per request for as long as they run
     // (JIT and GC decisions; measured with both sides off), more than the 5 % this pair checks:
     // each of `processPairs` pairs of fresh servers runs the rounds, and the ratio is the median
-    // over all their pairs of rounds. The observed side runs as `npm start` does: logs at info,
-    // metrics on. The baseline turns both off.
+    // over all their pairs of rounds (an even number of pairs: each side starts first as often).
+    // The observed side runs as `npm start` does: logs at info, metrics on. The baseline turns both off.
     const names = ["read", "upsert"] as const;
     // As `npm start` runs, unless --ours-env changed it (both off: an A/A run).
     const changed = ["LOG_LEVEL", "METRICS_ENABLED"].filter((name) => name in o.oursEnv);
@@ -342,20 +354,21 @@ async function benchPostgres(
     const rss = new Map<string, { observed?: number; quiet?: number }>();
     for (let pair = 1; pair <= o.processPairs; pair++) {
       const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: dataDir };
-      const observed: Side = {
-        label: observedLabel,
-        server: await start(oursSpec(o, `ours-observed-${pair}`, env)),
-        target: { ...ours.target },
-      };
-      const quiet: Side = {
-        label: "ours, logs + metrics off",
-        server: await start(
-          oursSpec(o, `ours-quiet-${pair}`, { ...env, LOG_LEVEL: "silent", METRICS_ENABLED: "false" }),
-        ),
-        target: { ...ours.target },
-      };
+      const observedSpec = oursSpec(o, `ours-observed-${pair}`, env);
+      const quietSpec = oursSpec(o, `ours-quiet-${pair}`, { ...env, LOG_LEVEL: "silent", METRICS_ENABLED: "false" });
+      // Every other pair the quiet side starts and runs first: with the observed side always first,
+      // two A/A runs read 0.97× and 0.96× (2026-12-06T16-51-54-246Z, 2026-12-06T18-50-29-004Z).
+      const observedFirst = pair % 2 === 1;
+      const firstServer = await start(observedFirst ? observedSpec : quietSpec);
+      const secondServer = await start(observedFirst ? quietSpec : observedSpec);
+      const [observedServer, quietServer] = observedFirst ? [firstServer, secondServer] : [secondServer, firstServer];
+      const observed: Side = { label: observedLabel, server: observedServer, target: { ...ours.target } };
+      const quiet: Side = { label: "ours, logs + metrics off", server: quietServer, target: { ...ours.target } };
       for (const name of names) {
-        const { ra, rb } = await alternate(o, `observability-${name}`, observed, quiet, name);
+        const scenario = `observability-${name}`;
+        const { ra, rb } = observedFirst
+          ? await alternate(o, scenario, observed, quiet, name)
+          : await alternate(o, scenario, quiet, observed, name).then(({ ra, rb }) => ({ ra: rb, rb: ra }));
         rounds.get(name)?.ra.push(...ra);
         rounds.get(name)?.rb.push(...rb);
         rss.set(name, { observed: observed.server.rssMiB(), quiet: quiet.server.rssMiB() });
