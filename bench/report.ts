@@ -140,7 +140,8 @@ export function toMarkdown(report: Report): string {
     "",
     `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node} (${m.platform}). PostgreSQL 15 seeded with ${fmt(s.rows)} rows ` +
       `over ${fmt(s.identifiers)} identifiers × 3 tenants (PGlite: ${fmt(s.embeddedRows)}). autocannon: ${s.connections} connections, ${s.warmupSeconds} s warm-up per ` +
-      `server and scenario, then ${s.rounds} × ${s.durationSeconds} s rounds per server, alternating in mirrored pairs (A B B A). ` +
+      `server and scenario, then ${s.rounds} × ${s.durationSeconds} s rounds per server, alternating in mirrored pairs (A B B A); ` +
+      "the observability pairs instead load both servers at once, half the connections each, the first load started alternating. " +
       "Figures are medians over the rounds; the ratio is the median over the pairs of rounds. CPU µs/req: CPU time (user + system) of the serving node process per request. RSS: VmRSS of the " +
       "serving node process at the end of the scenario. Load generator, servers and database share the machine." +
       oursEnvNote(s.oursEnv),
