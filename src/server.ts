@@ -17,7 +17,7 @@ import { requestLogging } from "./observability/logging.js";
 import { createMetrics, METRICS_PATH, metricsEndpoint } from "./observability/metrics.js";
 import { PROBE_PATHS, useProbes } from "./observability/probes.js";
 import { useRequestObservation } from "./observability/request-observation.js";
-import { notePrincipal, type SummaryObserver } from "./observability/request-summary.js";
+import { notePrincipal, type SummaryObserver, stampArrival } from "./observability/request-summary.js";
 import { withStatementSpans } from "./observability/sql-spans.js";
 import { TRACER_NAME, useTracing } from "./observability/tracing-plugin.js";
 import { createServices, type Services } from "./services.js";
@@ -141,7 +141,9 @@ export async function createApp({
   });
 
   let closing = false;
+  const observed = observers.length > 0;
   const server = createServer((req, res) => {
+    if (observed) stampArrival(req);
     // During shutdown, responses tell keep-alive clients to go (see close()).
     if (closing) res.setHeader("connection", "close");
     return yoga(req, res);

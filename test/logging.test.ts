@@ -1,3 +1,4 @@
+import { request as httpRequest } from "node:http";
 import { print } from "graphql";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestApp, TEST_SECRET, type TestApp } from "./support/app.js";
@@ -155,12 +156,20 @@ describe.each(backends)("request log on $name", (backend) => {
     expect(requestLine().requestId).toBe(sent.requestId);
   });
 
+  let listening: Promise<string> | undefined;
+  /** The app over real HTTP, on a free port: listening from the first call on. */
+  function origin(): Promise<string> {
+    listening ??= t.app.listen().then((server) => {
+      const address = server.address();
+      return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    });
+    return listening;
+  }
+
   it("over real HTTP (Node's headers): the same id rules", async () => {
-    const server = await t.app.listen();
-    const address = server.address();
-    const origin = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    const url = await origin();
     const post = (requestId?: string) =>
-      fetch(`${origin}/graphql`, {
+      fetch(`${url}/graphql`, {
         method: "POST",
         headers: {
           "content-type": "application/json",
@@ -178,6 +187,28 @@ describe.each(backends)("request log on $name", (backend) => {
     await replaced.text();
     expect(replaced.headers.get("x-request-id")).toMatch(UUID);
     expect(requestLine().requestId).toBe(replaced.headers.get("x-request-id"));
+  });
+
+  it("over real HTTP, the duration counts from the request's arrival: a body sent late is part of it", async () => {
+    const body = JSON.stringify({ query: print(GetMetadataForKey), variables: { ...ACCOUNT, key: "theme" } });
+    const headers = {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      authorization: `Bearer ${token}`,
+    };
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      void origin().then((url) => {
+        const sending = httpRequest(`${url}/graphql`, { method: "POST", headers }, (response) => {
+          response.resume();
+          response.on("end", () => resolve(response.statusCode));
+        });
+        sending.on("error", reject);
+        sending.flushHeaders();
+        setTimeout(() => sending.end(body), 200);
+      }, reject);
+    });
+    expect(status).toBe(200);
+    expect(requestLine().durationMs).toBeGreaterThanOrEqual(150);
   });
 
   it("each request gets its own id", async () => {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import { type DocumentNode, type GraphQLError, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Principal } from "../auth/principal.js";
@@ -30,6 +31,8 @@ export interface RequestSummary {
 
 // On the request itself, not in a WeakMap (see REQUEST_ID in request-id.ts).
 const SUMMARY = Symbol("requestSummary");
+const ARRIVED = Symbol("arrivedAt");
+type Arrived = IncomingMessage & { [ARRIVED]?: number };
 type WithSummary = Request & { [SUMMARY]?: RequestSummary };
 const summaries = {
   get: (request: Request) => (request as WithSummary)[SUMMARY],
@@ -45,7 +48,8 @@ export function summaryOf(request: Request): RequestSummary | undefined {
 }
 
 /**
- * Records the verified caller (called by the context factory, src/server.ts): an envelop
+ * Records the verified caller (called by the context factory, src/server.ts, after validation
+ * opened the summary; nothing when no one observes requests): an envelop
  * `onExecute` hook would do the same at the cost of wrapping every execution.
  */
 export function notePrincipal(request: Request, principal: Principal | null): void {
@@ -69,10 +73,25 @@ export type SummaryObserver = (
   serverContext: ServerContext,
 ) => void;
 
-/** Opens the request's summary when it arrives (useRequestObservation's onRequest). */
-export function startSummary(request: Request): void {
-  summaries.set(request, {
-    started: performance.now(),
+/**
+ * Notes when Node handed the request over (src/server.ts, before Yoga reads it): its duration counts
+ * from there. Not a Yoga `onRequest` hook opening the summary: each hook is one more step through
+ * the server's promise chain for every request, probes included.
+ */
+export function stampArrival(req: IncomingMessage): void {
+  (req as Arrived)[ARRIVED] = performance.now();
+}
+
+/**
+ * The request's summary, opened by the first phase that has something to note: validation, or the
+ * result of a request that never got that far (unreadable, refused before parsing). Without Node's
+ * request (`yoga.fetch`) the duration counts from there.
+ */
+function openedSummary(request: Request, req: IncomingMessage | undefined): RequestSummary {
+  const summary = summaries.get(request);
+  if (summary) return summary;
+  const opened: RequestSummary = {
+    started: (req as Arrived | undefined)?.[ARRIVED] ?? performance.now(),
     processed: false,
     batchSize: 0,
     operationName: undefined,
@@ -80,7 +99,9 @@ export function startSummary(request: Request): void {
     principal: undefined,
     errorCodes: undefined,
     unexpectedErrors: undefined,
-  });
+  };
+  summaries.set(request, opened);
+  return opened;
 }
 
 /**
@@ -88,11 +109,15 @@ export function startSummary(request: Request): void {
  * parsed, before the context (and the token) is checked: a refused request is still reported with
  * its operation.
  */
-export function noteOperation(request: Request, document: DocumentNode, operationName?: string): void {
-  const summary = summaries.get(request);
-  if (!summary) return;
+export function noteOperation(
+  request: Request,
+  req: IncomingMessage | undefined,
+  document: DocumentNode,
+  operationName?: string,
+): void {
   const operation = getOperationAST(document, operationName);
   if (!operation) return;
+  const summary = openedSummary(request, req);
   const name = operation.name?.value;
   if (summary.operationType === undefined) {
     summary.operationName = name;
@@ -104,9 +129,8 @@ export function noteOperation(request: Request, document: DocumentNode, operatio
 }
 
 /** Records the result as sent (its error codes, the unexpected errors behind masked ones). */
-export function noteResult(request: Request, result: ProcessedResult): void {
-  const summary = summaries.get(request);
-  if (!summary) return;
+export function noteResult(request: Request, req: IncomingMessage | undefined, result: ProcessedResult): void {
+  const summary = openedSummary(request, req);
   summary.processed = true;
   if (!Array.isArray(result)) {
     recordErrors(summary, result);
