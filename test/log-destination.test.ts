@@ -63,6 +63,24 @@ describe("batched log destination", () => {
     expect(run.lines).toEqual(numbered(1000));
   });
 
+  it("writes multi-byte characters and lines longer than a batch intact, in order", async () => {
+    // 30,000 units of 3 bytes: a line far past the 64 KB batch, between lines that fill batches.
+    const run = await runScript(
+      `for (let i = 0; i < 3000; i++) out.write(\`line \${i} \${"é€😀".repeat(i % 50)}\\n\`);
+out.write("big " + "€".repeat(30000) + "\\n");
+for (let i = 3000; i < 6000; i++) out.write(\`line \${i} \${"é€😀".repeat(i % 50)}\\n\`);`,
+    );
+    expect(run.code).toBe(0);
+    const line = (i: number) => `line ${i} ${"é€😀".repeat(i % 50)}`;
+    const expected = [
+      ...Array.from({ length: 3000 }, (_, i) => line(i)),
+      `big ${"€".repeat(30000)}`,
+      ...Array.from({ length: 3000 }, (_, i) => line(3000 + i)),
+    ];
+    expect(run.lines.length).toBe(expected.length);
+    expect(run.lines).toEqual(expected);
+  });
+
   it("writes a few lines within about a second when nothing else comes", async () => {
     // Far below the batch size; the process stays up 4 s after writing them.
     const run = await runScript(
