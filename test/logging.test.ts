@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { print } from "graphql";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { isoTimeOncePerSecond, lineWriter } from "../src/observability/logger.js";
 import { createTestApp, TEST_SECRET, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
 import { claims, forge, hs256, nowSeconds } from "./support/forge.js";
@@ -328,5 +329,54 @@ describe("LOG_LEVEL", () => {
       vi.restoreAllMocks();
       await t.close();
     }
+  });
+});
+
+describe("log time", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("each line carries its own millisecond, formatted as toISOString does, also when the clock steps back", async () => {
+    const log = await captureLog("info");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const instants = [
+      "2026-12-07T01:02:03.004Z",
+      "2026-12-07T01:02:03.040Z",
+      "2026-12-07T01:02:03.400Z",
+      "2026-12-07T01:02:04.000Z",
+      "2026-12-31T23:59:59.999Z",
+      "2027-01-01T00:00:00.000Z",
+      // NTP stepping the clock back: a second seen before, formatted again.
+      "2026-12-07T01:02:03.005Z",
+    ];
+    for (const instant of instants) {
+      vi.setSystemTime(new Date(instant));
+      expect(isoTimeOncePerSecond()).toBe(`,"time":"${instant}"`);
+      log.logger.info("tick");
+    }
+    expect(log.lines().map((line) => line.time)).toEqual(instants);
+  });
+
+  it("request lines are written byte for byte as pino writes the same fields", async () => {
+    const log = await captureLog("info");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-12-07T01:02:03.004Z"));
+    const fields = {
+      requestId: "r-1",
+      operationName: undefined,
+      tenant: 'a "quoted" \\ back\\slash\nnew line',
+      sub: "ünï 😀 \u0001",
+      durationMs: 1.25,
+      status: 200,
+      errorCodes: ["NOT_FOUND", "BAD_USER_INPUT"],
+      batchSize: undefined,
+    };
+    lineWriter(log.logger, "info")(fields, "graphql request");
+    const ours = log.text();
+    log.clear();
+    log.logger.info(fields, "graphql request");
+    expect(ours).toBe(log.text());
+    expect(JSON.parse(ours)).toMatchObject({ tenant: fields.tenant, sub: fields.sub, errorCodes: fields.errorCodes });
   });
 });

@@ -1,4 +1,4 @@
-import type { Logger } from "./logger.js";
+import { type Logger, lineWriter } from "./logger.js";
 import { requestIdOf } from "./request-id.js";
 import { outcomeOf, type SummaryObserver } from "./request-summary.js";
 
@@ -12,6 +12,7 @@ import { outcomeOf, type SummaryObserver } from "./request-summary.js";
 export function requestLogging(logger: Logger): SummaryObserver {
   // The level is set once, at start-up.
   const requestLines = logger.isLevelEnabled("info");
+  const writeLine = lineWriter(logger, "info");
   return (summary, response, request, serverContext) => {
     const requestId = requestIdOf(request, serverContext);
     if (summary.unexpectedErrors) {
@@ -19,7 +20,7 @@ export function requestLogging(logger: Logger): SummaryObserver {
     }
     if (!requestLines) return;
     const { principal } = summary;
-    logger.info(
+    writeLine(
       {
         requestId,
         operationName: summary.operationName,
