@@ -22,21 +22,6 @@ export interface BatchedDestination extends DestinationStream {
   flush(callback?: (error?: Error) => void): void;
 }
 
-/**
- * Log lines batched in memory and handed to pino's own asynchronous destination (sonic-boom) a
- * batch at a time: a request never waits for stdout, and the file descriptor, EAGAIN retries and
- * broken pipes stay sonic-boom's business. Each line is encoded into the batch's buffer as it comes
- * (the string dies young, nothing is joined or measured again), and a batch goes out as bytes.
- * Sizes measured (bench `observability` scenario, CPU profiles of both servers loaded at once):
- * line by line through sonic-boom's `minLength`, its `write` measured the UTF-8 length of the whole
- * pending string on every line (~4.5 µs per request line at 8 KB); 8 KB batches of strings still
- * cost ~4 µs per line in joining, encoding and handing each batch to the thread pool (a thread
- * wake-up per batch); 64 KB batches of bytes take a fraction of that. Lines reach stdout within
- * FLUSH_INTERVAL_MS when traffic is low, within ~0.1 s at a few thousand requests a second.
- * `flush(callback)` writes everything out in order (main.ts calls it on SIGTERM before exiting), and
- * so does the exit hook when the process ends on its own or through `process.exit()`. Synchronous
- * writes instead cost ~50 µs of CPU per upsert in the bench (observability scenario): measured, dropped.
- */
 /** sonic-boom in its "buffer" content mode: it writes bytes (its types and pino's know only strings). */
 interface ByteDestination {
   write(bytes: Buffer): boolean;
@@ -44,6 +29,22 @@ interface ByteDestination {
   flushSync(): void;
 }
 
+/**
+ * Log lines batched in memory and handed to pino's own asynchronous destination (sonic-boom) a
+ * batch at a time: a request never waits for stdout, and the file descriptor, EAGAIN retries and
+ * broken pipes stay sonic-boom's business. Each line is encoded into the batch's buffer as it comes
+ * (the string dies young, nothing is joined or measured again), and a batch goes out as bytes.
+ * Measured: line by line through sonic-boom's `minLength`, its `write` measured the UTF-8 length of
+ * the whole pending string on every line (~4.5 µs per request line at 8 KB, bench `observability`
+ * scenario); 8 KB batches of strings still cost ~4 µs per line in joining, encoding and handing each
+ * batch to the thread pool (CPU profiles of both servers loaded at once); through pino to a file,
+ * 8 KB batches of strings took ~8 µs of process CPU per line, 64 KB ones ~5, 64 KB of bytes ~4
+ * (a micro-benchmark). Lines reach stdout within FLUSH_INTERVAL_MS when traffic is low, within
+ * ~0.1 s at a few thousand requests a second.
+ * `flush(callback)` writes everything out in order (main.ts calls it on SIGTERM before exiting), and
+ * so does the exit hook when the process ends on its own or through `process.exit()`. Synchronous
+ * writes instead cost ~50 µs of CPU per upsert in the bench (observability scenario): measured, dropped.
+ */
 export function batchedDestination(fd = 1): BatchedDestination {
   const sonic = pino.destination({
     dest: fd,

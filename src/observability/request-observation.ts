@@ -8,9 +8,10 @@ import { noteOperation, noteResult, type SummaryObserver, summaryOf } from "./re
  * request log, the metrics), its summary, handed to each observer once the response is out.
  * Registered after the plugins that rewrite results (useInputErrorCodes): the summary holds the
  * codes clients receive. Durations count from the arrival src/server.ts stamps (stampArrival).
- * One plugin, one hook per phase, and none on arrival: every onRequest, onResultProcess and onResponse hook is a step
- * through the server's promise-helpers chain, ~1 KB of garbage per request each (V8's sampling
- * heap profiler); as separate plugins, logs and metrics allocated ~10 KB more per point read.
+ * One plugin, one hook per phase, and none on arrival: every onRequest, onResultProcess and
+ * onResponse hook is a step through the server's promise-helpers chain, ~1 KB of garbage per
+ * request each (V8's sampling heap profiler); as separate plugins, logs and metrics allocated
+ * ~10 KB more per point read.
  */
 export function useRequestObservation(
   observers: readonly SummaryObserver[],
