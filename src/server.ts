@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { TracerProvider } from "@opentelemetry/api";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { createRateLimiter } from "./auth/rate-limit.js";
@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "./observability/logger.js";
 import { requestLogging } from "./observability/logging.js";
 import { createMetrics, METRICS_PATH, metricsEndpoint } from "./observability/metrics.js";
 import { PROBE_PATHS, useProbes } from "./observability/probes.js";
+import type { ServerContext } from "./observability/request-id.js";
 import { useRequestObservation } from "./observability/request-observation.js";
 import { notePrincipal, type SummaryObserver, stampArrival } from "./observability/request-summary.js";
 import { withStatementSpans } from "./observability/sql-spans.js";
@@ -63,9 +64,6 @@ async function listeningFor(services: Services): Promise<void> {
   ]);
   clearTimeout(timer);
 }
-
-/** What Node's adapter passes Yoga besides the request. */
-type ServerContext = { req?: IncomingMessage };
 
 export async function createApp({
   config,

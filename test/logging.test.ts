@@ -332,7 +332,7 @@ describe("LOG_LEVEL", () => {
   });
 });
 
-describe("log time", () => {
+describe("log line format", () => {
   afterEach(() => {
     vi.useRealTimers();
   });
