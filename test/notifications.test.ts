@@ -1,6 +1,13 @@
+import {
+  type AddressInfo,
+  connect,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../src/db/database.js";
-import { LISTENER_APPLICATION_NAME, notify } from "../src/db/notifications.js";
+import { createPostgresListener, LISTENER_APPLICATION_NAME, notify } from "../src/db/notifications.js";
 import { type Backend, backends } from "./support/backends.js";
 
 // src/db/notifications.ts: LISTEN/NOTIFY as the definitions cache and the change feed (src/db/notify.ts)
@@ -139,5 +146,60 @@ describe.each(backends)("notifications on $name", (backend: Backend) => {
     await notify(db.sql, "test_reconnect", "after");
     await until(() => got.includes("after"), "a message after reconnecting");
     await subscription.unlisten();
+  });
+});
+
+describe("the PostgreSQL listener before its first connection", () => {
+  const adminUrl = process.env.DATABASE_URL;
+
+  /** A local port nothing listens on (taken, then released). */
+  async function freePort(): Promise<number> {
+    const probe = createNetServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    return port;
+  }
+
+  it("says once that it cannot open its connection, keeps retrying, and says when it listens", async () => {
+    const port = await freePort();
+    const warnings: string[] = [];
+    const url = new URL(adminUrl ?? "postgresql://postgres@127.0.0.1/postgres");
+    const target = { host: url.hostname, port: Number(url.port || 5432) };
+    url.host = `127.0.0.1:${port}`;
+    const listener = createPostgresListener(url.toString(), (message) => warnings.push(message));
+    const got: string[] = [];
+    const subscription = listener.listen("test_first_connect", { onMessage: (payload) => got.push(payload) });
+    // The proxy that stands in for a database coming up late (only with a real one to forward to).
+    let proxy: NetServer | undefined;
+    const sockets = new Set<Socket>();
+    try {
+      const refused = "Notifications: cannot open the listening connection (ECONNREFUSED); retrying";
+      await until(() => warnings.includes(refused), "the warning");
+      // Retries 100, 200, 400 ms apart (jittered): several have failed by now, said only once.
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      expect(warnings).toEqual([refused]);
+      expect(subscription.live).toBe(false);
+      if (!adminUrl) return;
+
+      proxy = createNetServer((client) => {
+        const upstream = connect(target);
+        for (const socket of [client, upstream]) {
+          sockets.add(socket);
+          socket.on("error", () => {});
+          socket.on("close", () => sockets.delete(socket));
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      await new Promise<void>((resolve) => proxy?.listen(port, "127.0.0.1", resolve));
+      await until(() => subscription.live, "the subscription to go live once the database answers");
+      expect(warnings).toEqual([refused, "Notifications: listening"]);
+      await listener.send("test_first_connect", ["hello"]);
+      await until(() => got.includes("hello"), "a message on the new connection");
+    } finally {
+      await listener.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => (proxy ? proxy.close(resolve) : resolve(undefined)));
+    }
   });
 });

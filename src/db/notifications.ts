@@ -64,7 +64,8 @@ export const LISTENER_APPLICATION_NAME = "metadata-graph-listener";
  * per session), which also carries `send`, keeping the pool for requests. A lost connection is
  * retried with jittered back-off, capped at RETRY_MAX_MS (instances that lost their connections
  * together do not all come back at the same moment); the handlers hear `onReset` when it is lost
- * and again once every channel is listened to anew.
+ * and again once every channel is listened to anew. `warn` hears, once each, that the first
+ * connection cannot be opened or that the connection is lost, and that it listens (again).
  */
 export function createPostgresListener(connectionString: string, warn?: (message: string) => void): Listener {
   const channels = new Map<string, Set<NotificationHandlers>>();
@@ -76,6 +77,7 @@ export function createPostgresListener(connectionString: string, warn?: (message
   let retryTimer: NodeJS.Timeout | undefined;
   let retryMs = RETRY_MIN_MS;
   let lostOnce = false;
+  let connectedOnce = false;
   const query = oneAtATime();
 
   const reset = (channel: string) => {
@@ -134,12 +136,17 @@ export function createPostgresListener(connectionString: string, warn?: (message
       client = c;
       for (const channel of channels.keys()) await listenOn(c, channel);
       retryMs = RETRY_MIN_MS;
-      if (lostOnce) warn?.("Notifications: listening again");
+      if (lostOnce) warn?.(connectedOnce ? "Notifications: listening again" : "Notifications: listening");
+      connectedOnce = true;
       lostOnce = false;
-    } catch {
+    } catch (error) {
       if (client === c) lost(c);
       else {
         c.end().catch(() => {});
+        // Said once, not per retry: until it connects, other instances' changes reach neither the
+        // definitions cache (read from the database meanwhile) nor this instance's subscribers.
+        if (!lostOnce)
+          warn?.(`Notifications: cannot open the listening connection (${describeFailure(error)}); retrying`);
         lostOnce = true;
         scheduleRetry();
       }
@@ -203,6 +210,13 @@ export function createPostgresListener(connectionString: string, warn?: (message
       await c?.end().catch(() => {});
     },
   };
+}
+
+/** A driver or network error by its code (ECONNREFUSED, 28P01, 53300), else its message. */
+export function describeFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**

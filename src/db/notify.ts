@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Listener } from "./notifications.js";
+import { describeFailure, type Listener } from "./notifications.js";
 
 /**
  * PostgreSQL's NOTIFY refuses a payload of 8000 bytes or more. A message (a change carries its
@@ -107,7 +107,7 @@ export function openNotifyChannel({
       } catch (error) {
         // The connection died under it (the listener reconnects): whether PostgreSQL committed
         // the statement is unknown; sending it again could deliver it twice.
-        warn(`Change notifications: ${batch.length} message(s) possibly not sent (${describe(error)})`);
+        warn(`Change notifications: ${batch.length} message(s) possibly not sent (${describeFailure(error)})`);
       }
     }
   };
@@ -189,10 +189,4 @@ export function splitUtf8(text: string, maxBytes: number): string[] {
   }
   pieces.push(text.slice(start));
   return pieces;
-}
-
-function describe(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string") return code;
-  return error instanceof Error ? error.message : String(error);
 }
