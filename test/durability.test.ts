@@ -8,7 +8,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { openDatabase } from "../src/db/database.js";
-import { isDatabaseUnavailable } from "../src/db/unavailable.js";
+import { describeFailure, isDatabaseUnavailable } from "../src/db/unavailable.js";
 import { createApp } from "../src/server.js";
 import { TEST_SECRET } from "./support/app.js";
 import {
@@ -452,7 +452,10 @@ describe.runIf(HAS_POSTGRES)("PostgreSQL (a throwaway cluster of this file)", ()
     expect(await probe("/ready")).toEqual({ status: 200, body: { status: "ready" } });
 
     // Log lines, on stdout.
-    expect(server.stdout()).toMatch(/Database unavailable \(/);
+    // With its reason (describeFailure), never "undefined".
+    expect(server.stdout()).toMatch(
+      /Database unavailable \((?!undefined\))[^)]+\): requests answer SERVICE_UNAVAILABLE/,
+    );
     expect(server.stdout()).toMatch(/Database available again after /);
     expect(server.stderr()).not.toMatch(STACK_LINE);
     expect(await server.stop()).toEqual(EXITED_OK);
@@ -559,5 +562,22 @@ describe("isDatabaseUnavailable: the one rule for SERVICE_UNAVAILABLE", () => {
     ["not an error", "ECONNREFUSED", false],
   ])("%s", (_, error, expected) => {
     expect(isDatabaseUnavailable(error)).toBe(expected);
+  });
+});
+
+describe("describeFailure: what the log says of a database or network error", () => {
+  it.each([
+    [
+      "a code",
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }),
+      "ECONNREFUSED",
+    ],
+    ["an SQLSTATE", Object.assign(new Error("sorry, too many clients already"), { code: "53300" }), "53300"],
+    ["no code: the message", new Error("Connection terminated unexpectedly"), "Connection terminated unexpectedly"],
+    ["every address refused", new AggregateError([], "connect failed"), "connect failed"],
+    ["not an error", "gone", "gone"],
+    ["nothing", null, "null"],
+  ])("%s", (_, error, expected) => {
+    expect(describeFailure(error)).toBe(expected);
   });
 });

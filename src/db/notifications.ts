@@ -1,6 +1,7 @@
 import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { type SqlRunner, toDriverArg } from "./sql.js";
+import { describeFailure } from "./unavailable.js";
 
 /**
  * PostgreSQL LISTEN/NOTIFY, for state several instances derive from the database (caches, live
@@ -210,13 +211,6 @@ export function createPostgresListener(connectionString: string, warn?: (message
       await c?.end().catch(() => {});
     },
   };
-}
-
-/** A driver or network error by its code (ECONNREFUSED, 28P01, 53300), else its message. */
-export function describeFailure(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string") return code;
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

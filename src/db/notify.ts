@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { describeFailure, type Listener } from "./notifications.js";
+import type { Listener } from "./notifications.js";
+import { describeFailure } from "./unavailable.js";
 
 /**
  * PostgreSQL's NOTIFY refuses a payload of 8000 bytes or more. A message (a change carries its

@@ -60,7 +60,7 @@ export function createOutageLog(log: (line: string) => void = console.warn) {
     failed(error: unknown): void {
       if (since !== undefined || !isDatabaseUnavailable(error)) return;
       since = Date.now();
-      log(`Database unavailable (${describe(error)}): requests answer SERVICE_UNAVAILABLE until it is back`);
+      log(`Database unavailable (${describeFailure(error)}): requests answer SERVICE_UNAVAILABLE until it is back`);
     },
     succeeded(): void {
       if (since === undefined) return;
@@ -70,7 +70,9 @@ export function createOutageLog(log: (line: string) => void = console.warn) {
   };
 }
 
-function describe(error: unknown): string {
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return typeof code === "string" ? code : String(message);
+/** A driver or network error by its code (ECONNREFUSED, 57P01, 53300, 28P01), else its message. */
+export function describeFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
+  return error instanceof Error ? error.message : String(error);
 }
