@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, errorCodes, type OperationResult, type TestApp } from "./support/app.js";
+import { openDatabase } from "../src/db/database.js";
+import { type App, createApp } from "../src/server.js";
+import { createTestApp, errorCodes, executorFor, type OperationResult, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
-import { GetMetadataForKey, UpdateMetadata } from "./support/operations.js";
+import { GetMetadataForKey, SetMetadata, UpdateMetadata } from "./support/operations.js";
 
 // Races through the real HTTP handler, all requests in flight at once. test/metadata.test.ts has
 // the simpler ones (20 writers at one expected version; 20 unconditional upserts of one new key);
@@ -207,8 +209,109 @@ describe.each(backends)("concurrent writes on $name", (backend) => {
       expect(events).toHaveLength(3);
     }
   });
+});
 
-  // Not proven here, a known weakness (README, Security and limits): on PostgreSQL new keys written at
-  // once to one object can pass METADATA_MAX_KEYS_PER_OBJECT, because the upsert counts the object's
-  // keys in its own READ COMMITTED snapshot (20 concurrent new keys at a limit of 2 left up to 5 rows).
+// Writes of new keys at once, through two instances of the service on one database. On PostgreSQL
+// they run as concurrent statements (each instance's UpsertQueue, several connections each); each
+// statement used to count the object's keys in its own snapshot, so two statements one key short
+// of the limit both wrote theirs. In PGlite statements run in turn: the same outcomes, no race.
+describe.each(backends)("METADATA_MAX_KEYS_PER_OBJECT under concurrent writers on $name", (backend) => {
+  const LIMIT = 10;
+  let t: TestApp;
+  let other: App | undefined;
+  let instances: TestApp["execute"][];
+  let staff: string;
+
+  beforeAll(async () => {
+    t = await createTestApp(backend, { METADATA_MAX_KEYS_PER_OBJECT: String(LIMIT) });
+    staff = await t.token(STAFF);
+    if (backend.name === "postgres") {
+      // Its own pool, larger than the first instance's: up to 8 upsert statements at once.
+      const db = await openDatabase({ ...t.options, databasePoolSize: 16 });
+      other = await createApp({ config: t.config, db });
+    }
+    instances = [t.execute, other ? executorFor(other) : t.execute];
+  });
+  afterAll(async () => {
+    await other?.close();
+    await t?.close();
+  });
+
+  /** The i-th request goes through instance i mod 2. */
+  const set = (i: number, identifier: string, key: string, value = "v") =>
+    (instances[i % 2] ?? t.execute)({
+      document: UpdateMetadata,
+      variables: { input: { linkedObjectType: "ACCOUNT", identifier, key, value } },
+      token: staff,
+    });
+  const setMany = (i: number, identifier: string, keys: string[]) =>
+    (instances[i % 2] ?? t.execute)({
+      document: SetMetadata,
+      variables: {
+        input: { linkedObjectType: "ACCOUNT", identifier, entries: keys.map((key) => ({ key, value: "b" })) },
+      },
+      token: staff,
+    });
+  const keysOf = async (identifier: string) =>
+    (await t.db.prisma.metadata.findMany({ where: { identifier }, orderBy: { key: "asc" } })).map((r) => r.key);
+  async function seed(identifier: string, keys: number) {
+    for (let i = 0; i < keys; i++) expect((await set(i, identifier, `seed${i}`)).body.errors).toBeUndefined();
+  }
+  /** OK or LIMIT_EXCEEDED, nothing else (no deadlock, no masked error); the keys written, sorted. */
+  function written(results: OperationResult<unknown>[], keys: string[][]) {
+    const keysWritten: string[] = [];
+    for (const [i, r] of results.entries()) {
+      const codes = r.body.errors ? errorCodes(r) : ["OK"];
+      expect(codes, JSON.stringify(r.body)).toSatisfy(
+        (c: unknown[]) => c.length === 1 && (c[0] === "OK" || c[0] === "LIMIT_EXCEEDED"),
+      );
+      if (codes[0] === "OK") keysWritten.push(...(keys[i] ?? []));
+    }
+    return keysWritten.sort();
+  }
+  const newKeys = (n: number) => Array.from({ length: n }, (_, i) => [`new${String(i).padStart(2, "0")}`]);
+
+  it("one key short of the limit, 30 new keys at once: exactly one is written, 29 get LIMIT_EXCEEDED", async () => {
+    await seed("A-limit-last", LIMIT - 1);
+    const keys = newKeys(30);
+    const results = await Promise.all(keys.map(([key], i) => set(i, "A-limit-last", key ?? "")));
+    const keysWritten = written(results, keys);
+    expect(keysWritten).toHaveLength(1);
+    expect(await keysOf("A-limit-last")).toHaveLength(LIMIT);
+  });
+
+  it(`30 new keys at once on an empty object: exactly ${LIMIT} are written, with their events`, async () => {
+    const keys = newKeys(30);
+    const results = await Promise.all(keys.map(([key], i) => set(i, "A-limit-empty", key ?? "")));
+    const keysWritten = written(results, keys);
+    expect(keysWritten).toHaveLength(LIMIT);
+    expect(await keysOf("A-limit-empty")).toEqual(keysWritten);
+    const events = await t.db.prisma.metadataEvent.findMany({ where: { identifier: "A-limit-empty" } });
+    expect(events.map((e) => e.key).sort()).toEqual(keysWritten);
+  });
+
+  it("one key short of the limit, 20 writes of the same new key at once: one creates it, the rest update it", async () => {
+    await seed("A-limit-same", LIMIT - 1);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => set(i, "A-limit-same", "last", `${i}`)));
+    for (const r of results) expect(r.body.errors, JSON.stringify(r.body)).toBeUndefined();
+    const versions = results.map((r) => r.body.data?.updateMetadata.metadata.version ?? 0).sort((a, b) => a - b);
+    expect(versions).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await keysOf("A-limit-same")).toHaveLength(LIMIT);
+  });
+
+  it("batches and single writes of new keys at once: the object never holds more than the limit", async () => {
+    await seed("A-limit-mixed", LIMIT - 4);
+    // 6 batches of 2 new keys and 12 single new keys, at once: 24 keys asked for, 4 allowed.
+    const batches = Array.from({ length: 6 }, (_, b) => [`batch${b}-a`, `batch${b}-b`]);
+    const singles = newKeys(12);
+    const results = await Promise.all([
+      ...batches.map((keys, i) => setMany(i, "A-limit-mixed", keys)),
+      ...singles.map(([key], i) => set(i, "A-limit-mixed", key ?? "")),
+    ]);
+    const keysWritten = written(results, [...batches, ...singles]);
+    const keys = await keysOf("A-limit-mixed");
+    expect(keys.filter((k) => !k.startsWith("seed"))).toEqual(keysWritten);
+    // Full, not past it: 12 singles cannot all fit, and a single is refused only at the limit.
+    expect(keys).toHaveLength(LIMIT);
+  });
 });

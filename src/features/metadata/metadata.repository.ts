@@ -138,11 +138,15 @@ const liveOnObject = (clock: string) =>
  * Every upsert, of one entry or of many on many objects, in one statement: one `entry` row per
  * entry to write (UPSERT_ONE, UPSERT_MANY), each with its own compare-and-set, key limit (NULL:
  * none) and clock. An expired row counts as absent: compare-and-set sees version 0, and writing it
- * starts again at version 1. The key limit counts the object's live entries before the statement:
+ * starts again at version 1. A new key under a limit takes its object's lock, then counts the
+ * object's live keys as committed by then (metadata_admits_new_key, in
+ * migrations/20261207000000_exact_key_limit): statements creating keys of one object at once count
+ * one after the other, and the limit holds. The count does not see this statement's own rows, so
  * entries under a limit must be on different objects (UpsertQueue keeps to it; a batch on one
- * object has no limit here and counts afterwards, in its transaction). Rows are written in key order, so that two statements
- * writing the same rows take their locks in the same order and never deadlock. Keys must be
- * unique per object (a second write of one row in a statement is an error).
+ * object has no limit here and counts afterwards, in its transaction). Entries come in key order
+ * (UPSERT_MANY) and rows are written in key order, so that two statements take their object locks,
+ * then their row locks, in the same order and never deadlock. Keys must be unique per object (a
+ * second write of one row in a statement is an error).
  */
 const upsertStatement = (entry: string) => `WITH entry AS (
   ${entry}
@@ -156,9 +160,7 @@ WHERE (e.expected_version IS NULL OR e.expected_version = 0
   AND CASE
         WHEN e.max_keys IS NULL THEN true
         WHEN EXISTS (SELECT 1 FROM metadata AS r WHERE ${sameEntry("r", "e")} AND ${liveAt("e.clock", "r")}) THEN true
-        ELSE (SELECT count(*) FROM metadata AS r
-              WHERE r.tenant = e.tenant AND r.linked_object_type = e.linked_object_type AND r.identifier = e.identifier
-                AND ${liveAt("e.clock", "r")}) < e.max_keys
+        ELSE metadata_admits_new_key(e.tenant, e.linked_object_type, e.identifier, e.namespace, e.key, e.clock, e.max_keys)
       END
 ORDER BY e.tenant, e.linked_object_type, e.identifier, e.namespace, e.key
 ON CONFLICT (tenant, linked_object_type, identifier, namespace, key) DO UPDATE SET
@@ -208,9 +210,13 @@ const ENTRY_TYPES = [
 const UPSERT_ONE = upsertStatement(
   `SELECT ${ENTRY_COLUMNS.map((c, i) => `$${i + 1}::${ENTRY_TYPES[i]} AS ${c}`).join(", ")}`,
 );
-/** Several entries: one array per column (planned per call, for the batch's size). */
+/**
+ * Several entries: one array per column (planned per call, for the batch's size), in key order:
+ * the key limit's object locks are taken as the entries are read.
+ */
 const UPSERT_MANY = upsertStatement(
-  `SELECT * FROM unnest(${ENTRY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(", ")}) AS e(${ENTRY_COLUMNS.join(", ")})`,
+  `SELECT * FROM unnest(${ENTRY_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(", ")}) AS e(${ENTRY_COLUMNS.join(", ")})
+  ORDER BY tenant, linked_object_type, identifier, namespace, key`,
 );
 
 /** The same entry (tenant, type, identifier, namespace, key) in two row sources. */
@@ -236,11 +242,11 @@ export interface UpsertRow {
   actor: Actor;
 }
 
-// Batches on one object take this lock, one after the other: a REPLACE never interleaves with
-// another batch's writes, and the key limit counts what the batches before committed. The two-key
-// form keeps it apart from the migrations' one-key lock (src/db/migrations.ts); a hash collision
-// only makes two objects' batches wait for each other.
-const LOCK_OBJECT = `SELECT pg_advisory_xact_lock(${0x6d67}, hashtext(json_build_array($1::text, $2::text, $3::text)::text))`;
+// Batches on one object take this lock (metadata_lock_object, in
+// migrations/20261207000000_exact_key_limit), one after the other: a REPLACE never interleaves with
+// another batch's writes, and the key limit counts what the batches before committed. An upsert of
+// a new key under the limit takes it too, for its statement (upsertStatement).
+const LOCK_OBJECT = "SELECT metadata_lock_object($1::text, $2::text, $3::text)";
 
 const SCOPE_OF_SEARCH = "tenant = $1 AND linked_object_type = $2 AND namespace = $3 AND key = $4";
 

@@ -22,12 +22,12 @@ const MAX_BATCH = 64;
  * statements run, a request's row goes out at once, alone: no timer, so an idle service adds no
  * latency. Otherwise it waits for a statement to finish, and the rows queued meanwhile go out
  * together. Each row keeps its own compare-and-set, key limit and clock, and its request gets its
- * own answer (null: not written). A batch carries at most one row per object: the key limit is
- * counted per row against the object as it was before the statement, so two new keys of one object
- * in one statement could both pass it (a later row of the same object goes in a later statement, in
- * arrival order; statements running at once count alone, as single upserts always did: README,
- * Security and limits). If a batch's statement fails, each of its rows is retried alone,
- * so one bad row cannot fail the others: its own request gets the error.
+ * own answer (null: not written). A batch carries at most one row per object: a row's key limit is
+ * counted against the object without the statement's own rows, so two new keys of one object in
+ * one statement could both pass it (a later row of the same object goes in a later statement, in
+ * arrival order; statements running at once take the object's lock and count one after the other:
+ * metadata.repository.ts, upsertStatement). If a batch's statement fails, each of its rows is
+ * retried alone, so one bad row cannot fail the others: its own request gets the error.
  */
 export function createUpsertQueue(statement: UpsertStatement, maxInFlight: number) {
   let waiting: Waiting[] = [];
