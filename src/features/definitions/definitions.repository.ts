@@ -36,6 +36,15 @@ const COLUMNS = `tenant, namespace, key, linked_object_types AS "linkedObjectTyp
   max_length AS "maxLength", pattern, allowed_values AS "allowedValues", json_schema AS "jsonSchema", version,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 const THIS_KEY = "tenant = $1 AND namespace = $2 AND key = $3";
+/**
+ * A tenant's definition writes, one after the other, for the rest of the transaction: the write's
+ * own statement then runs in a snapshot taken after the lock, so its count of the tenant's
+ * definitions sees every one committed before, and MAX_DEFINITIONS_PER_TENANT holds when writers
+ * race at the limit (each counted in its own snapshot: 40 at once passed it by up to 19). The
+ * two-key form with its own first key (0x6d64, "md") keeps it apart from the migrations' lock and
+ * the objects' (metadata_lock_object).
+ */
+const LOCK_TENANT_DEFINITIONS = `SELECT pg_advisory_xact_lock(${0x6d64}, hashtext($1::text))`;
 
 /** The only module that talks to the metadata_definition table. */
 export function createDefinitionsRepository({ sql, transaction }: Pick<Database, "sql" | "transaction">) {
@@ -71,6 +80,7 @@ export function createDefinitionsRepository({ sql, transaction }: Pick<Database,
      */
     upsert(ref: DefinitionRef, v: DefinitionValues, notice: string): Promise<DefinitionRow | null> {
       return changing(notice, async (tx) => {
+        await tx.query(LOCK_TENANT_DEFINITIONS, [ref.tenant]);
         const [row] = await tx.query<DefinitionRow>(
           `INSERT INTO metadata_definition AS d (tenant, namespace, key, linked_object_types, title, description, type,
   max_length, pattern, allowed_values, json_schema, version, created_at, updated_at)
