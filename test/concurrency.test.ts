@@ -220,7 +220,8 @@ describe.each(backends)("key and definition limits under concurrent writers on $
   const LIMIT = 10;
   let t: TestApp;
   let other: App | undefined;
-  let instances: TestApp["execute"][];
+  /** The second instance (PGlite: the first again, as they would share its one database). */
+  let otherExecute: TestApp["execute"];
   let staff: string;
 
   beforeAll(async () => {
@@ -231,22 +232,23 @@ describe.each(backends)("key and definition limits under concurrent writers on $
       const db = await openDatabase({ ...t.options, databasePoolSize: 16 });
       other = await createApp({ config: t.config, db });
     }
-    instances = [t.execute, other ? executorFor(other) : t.execute];
+    otherExecute = other ? executorFor(other) : t.execute;
   });
   afterAll(async () => {
     await other?.close();
     await t?.close();
   });
 
-  /** The i-th request goes through instance i mod 2. */
+  /** The i-th request of a burst: even ones go through the first instance, odd ones the second. */
+  const via = (i: number) => (i % 2 === 0 ? t.execute : otherExecute);
   const set = (i: number, identifier: string, key: string, value = "v") =>
-    (instances[i % 2] ?? t.execute)({
+    via(i)({
       document: UpdateMetadata,
       variables: { input: { linkedObjectType: "ACCOUNT", identifier, key, value } },
       token: staff,
     });
   const setMany = (i: number, identifier: string, keys: string[]) =>
-    (instances[i % 2] ?? t.execute)({
+    via(i)({
       document: SetMetadata,
       variables: {
         input: { linkedObjectType: "ACCOUNT", identifier, entries: keys.map((key) => ({ key, value: "b" })) },
@@ -328,7 +330,7 @@ describe.each(backends)("key and definition limits under concurrent writers on $
       const keys = Array.from({ length: 40 }, (_, i) => [`new.${i}`]);
       const results = await Promise.all(
         keys.map(([key], i) =>
-          (instances[i % 2] ?? t.execute)({
+          via(i)({
             document: DefineMetadata,
             variables: {
               input: { key: key ?? "", linkedObjectTypes: ["ACCOUNT"], title: { en: "New" }, type: "STRING" },
