@@ -5,7 +5,6 @@ import { createRateLimiter } from "./auth/rate-limit.js";
 import { authFailureReason, createTokenVerifier } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
-import { withQueryTimer } from "./db/timed-sql.js";
 import type { GraphQLContext } from "./graphql/builder.js";
 import { createYogaLogger, maskError, useInputErrorCodes } from "./graphql/errors.js";
 import { graphiqlOptions, renderGraphiQLWithExamples } from "./graphql/graphiql-examples.js";
@@ -76,9 +75,9 @@ export async function createApp({
   const verifyToken = await createTokenVerifier(config, { warn: (message) => logger.warn(message) });
   const tracer = tracerProvider?.getTracer(TRACER_NAME);
   const metrics = config.metrics.enabled ? createMetrics({ poolStats: db.poolStats }) : undefined;
-  // Timed inside any span: the histogram holds the statement's own time.
-  const timed = metrics ? withQueryTimer(db, metrics.observeQuery) : db;
-  const services = createServices(tracer ? withStatementSpans(timed, tracer) : timed, config, {
+  // Timed by the runner itself, inside any span: the histogram holds the statement's own time.
+  const stopTiming = metrics && db.observeStatements(metrics.observeQuery);
+  const services = createServices(tracer ? withStatementSpans(db, tracer) : db, config, {
     warn: (message) => logger.warn(message),
   });
   await listeningFor(services);
@@ -199,6 +198,7 @@ export async function createApp({
       // After the drain: the changes of the last writes still reach the other instances.
       await services.changes.close();
       await rateLimiter.close();
+      stopTiming?.();
       await db.close();
     },
   };

@@ -260,6 +260,9 @@ describe("JWT_PUBLIC_KEY is checked when the app starts", () => {
     sql: { query: () => Promise.reject(unused()) },
     transaction: () => Promise.reject(unused()),
     withConnection: () => Promise.reject(unused()),
+    observeStatements: () => {
+      throw unused();
+    },
     get listener(): never {
       throw unused();
     },

@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => pglite.close());
 
-const runner = () => createPgliteRunner(pglite, (event) => events.push(event));
+const runner = () => createPgliteRunner(pglite, { onQuery: (event) => events.push(event) });
 
 describe("PGlite prepared-statement runner", () => {
   it("returns rows typed as pglite.query does, with null for SQL NULL", async () => {

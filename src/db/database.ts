@@ -8,6 +8,7 @@ import type { PrismaClientOptions } from "../../generated/prisma/internal/prisma
 import type { Config } from "../config.js";
 import { createPgliteListener, createPostgresListener, type Listener } from "./notifications.js";
 import { createPostgresRunner, type QueryListener, type SqlRunner, type Transact } from "./sql.js";
+import { type StatementObserver, StatementTiming } from "./statement-timing.js";
 
 /** The one Prisma client of the process, plus the raw access migrations and health need. */
 export interface Database {
@@ -24,6 +25,11 @@ export interface Database {
    * SQL of one or more statements and returns the rows of the last.
    */
   withConnection<T>(fn: (exec: (sql: string) => Promise<unknown[]>) => Promise<T>): Promise<T>;
+  /**
+   * Reports the duration of every statement `sql` and `transaction` send, failed ones included
+   * (metrics); the function returned stops it.
+   */
+  observeStatements(observer: StatementObserver): () => void;
   /** PostgreSQL only: the connection pool's use right now (metrics). */
   readonly poolStats?: () => PoolStats;
   close(): Promise<void>;
@@ -96,7 +102,8 @@ async function openPostgres(
   pool.on("error", () => {});
   const adapter = new PrismaPg(pool);
   const prisma = createPrisma(adapter, onQuery);
-  const sql = createPostgresRunner(pool, onQuery, warn);
+  const timing = new StatementTiming();
+  const sql = createPostgresRunner(pool, { onQuery, warn, timing });
   const listener = createPostgresListener(connectionString, warn ?? console.warn);
   return {
     prisma,
@@ -104,6 +111,7 @@ async function openPostgres(
     transaction: sql.transaction,
     kind: "postgres",
     listener,
+    observeStatements: (observer) => timing.add(observer),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
     async withConnection(fn) {
       const client = await pool.connect();
@@ -138,13 +146,15 @@ async function openPglite(dataDir: string | undefined, onQuery: DatabaseOptions[
   await pglite.exec("SET TIME ZONE 'UTC'");
   const adapter = new PrismaPGlite(pglite);
   const prisma = createPrisma(adapter, onQuery);
-  const sql = createPgliteRunner(pglite, onQuery);
+  const timing = new StatementTiming();
+  const sql = createPgliteRunner(pglite, { onQuery, timing });
   return {
     prisma,
     sql,
     transaction: sql.transaction,
     kind: "pglite",
     listener: createPgliteListener(pglite),
+    observeStatements: (observer) => timing.add(observer),
     // PGlite is a single connection inside this process: it is always exclusive.
     async withConnection(fn) {
       return fn(async (sql) => (await pglite.exec(sql)).at(-1)?.rows ?? []);

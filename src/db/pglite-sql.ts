@@ -1,5 +1,5 @@
 import { type PGlite, protocol, types } from "@electric-sql/pglite";
-import { type QueryListener, type SqlArg, type TransactionalRunner, toDriverArg } from "./sql.js";
+import { type RunnerOptions, type SqlArg, type TransactionalRunner, toDriverArg } from "./sql.js";
 
 /**
  * PGlite: named prepared statements too. `pglite.query` parses, plans and describes every statement
@@ -9,7 +9,10 @@ import { type QueryListener, type SqlArg, type TransactionalRunner, toDriverArg 
 // Unique in the process: runners sharing one PGlite (tests) must not reuse a statement's name.
 let statementCount = 0;
 
-export function createPgliteRunner(pglite: PGlite, onQuery?: QueryListener): TransactionalRunner {
+export function createPgliteRunner(
+  pglite: PGlite,
+  { onQuery, timing }: Omit<RunnerOptions, "warn"> = {},
+): TransactionalRunner {
   const statements = new Map<string, Promise<PreparedStatement>>();
   /** Texts whose preparation has finished. */
   const prepared = new Set<string>();
@@ -36,19 +39,23 @@ export function createPgliteRunner(pglite: PGlite, onQuery?: QueryListener): Tra
   };
   const run = async <Row>(sql: string, args: readonly SqlArg[], lock: Exclusive): Promise<Row[]> => {
     const started = performance.now();
-    const { name, fields } = await prepare(sql, lock);
-    const message = concat([
-      protocol.serialize.bind({ statement: name, values: args.map(toPgliteArg) }),
-      protocol.serialize.execute({}),
-      protocol.serialize.sync(),
-    ]);
-    const { messages } = await lock(() => pglite.execProtocol(message));
-    const rows: Row[] = [];
-    for (const message of messages) {
-      if (message instanceof protocol.messages.DataRowMessage) rows.push(toRow<Row>(pglite, fields, message.fields));
+    try {
+      const { name, fields } = await prepare(sql, lock);
+      const message = concat([
+        protocol.serialize.bind({ statement: name, values: args.map(toPgliteArg) }),
+        protocol.serialize.execute({}),
+        protocol.serialize.sync(),
+      ]);
+      const { messages } = await lock(() => pglite.execProtocol(message));
+      const rows: Row[] = [];
+      for (const message of messages) {
+        if (message instanceof protocol.messages.DataRowMessage) rows.push(toRow<Row>(pglite, fields, message.fields));
+      }
+      onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
+      return rows;
+    } finally {
+      timing?.done(started);
     }
-    onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
-    return rows;
   };
   return {
     query: <Row>(sql: string, args: readonly SqlArg[]) => run<Row>(sql, args, outside),

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
+import type { StatementTiming } from "./statement-timing.js";
 import { createOutageLog, toServiceUnavailable } from "./unavailable.js";
 
 /** A value bound to a statement parameter. Dates travel as ISO-8601 text with their zone. */
@@ -31,6 +32,14 @@ export interface TransactionalRunner extends SqlRunner {
   transaction: Transact;
 }
 
+export interface RunnerOptions {
+  onQuery?: QueryListener | undefined;
+  /** Where an outage and its end are announced (src/db/unavailable.ts). */
+  warn?: ((message: string) => void) | undefined;
+  /** Hears each statement's duration, failed ones included (the metrics). */
+  timing?: StatementTiming | undefined;
+}
+
 /** What a statement is sent on: the pool (any free connection) or a transaction's own client. */
 type Queryable = Pick<pg.PoolClient, "query">;
 
@@ -42,8 +51,7 @@ type Queryable = Pick<pg.PoolClient, "query">;
  */
 export function createPostgresRunner(
   pool: pg.Pool,
-  onQuery?: QueryListener,
-  warn?: (message: string) => void,
+  { onQuery, warn, timing }: RunnerOptions = {},
 ): TransactionalRunner {
   const outage = createOutageLog(warn);
   const names = new Map<string, string>();
@@ -69,11 +77,15 @@ export function createPostgresRunner(
   };
   const send = async <Row>(on: Queryable, sql: string, args: readonly SqlArg[]): Promise<Row[]> => {
     const started = performance.now();
-    const result: pg.QueryResult = await call(() =>
-      on.query({ name: nameOf(sql), text: sql, values: args.map(toDriverArg) }),
-    );
-    onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
-    return result.rows as Row[];
+    try {
+      const result: pg.QueryResult = await call(() =>
+        on.query({ name: nameOf(sql), text: sql, values: args.map(toDriverArg) }),
+      );
+      onQuery?.({ query: sql, params: JSON.stringify(args), duration: performance.now() - started });
+      return result.rows as Row[];
+    } finally {
+      timing?.done(started);
+    }
   };
   return {
     query: <Row>(sql: string, args: readonly SqlArg[]) => send<Row>(pool, sql, args),
