@@ -29,7 +29,7 @@ export function requestLogging(logger: Logger): SummaryObserver {
         tenant: principal?.tenant,
         sub: principal?.subject,
         clientId: principal?.clientId,
-        durationMs: Math.round((performance.now() - summary.started) * 100) / 100,
+        durationMs: Math.round(summary.durationMs * 100) / 100,
         status: response.status,
         outcome: outcomeOf(summary),
         errorCodes: summary.errorCodes,

@@ -106,7 +106,6 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
     countAuthFailure: (reason) => authFailures.inc({ reason }),
     countPurged: (entries) => purged.inc(entries),
     observeRequest(summary) {
-      const seconds = (performance.now() - summary.started) / 1000;
       const outcome = outcomeOf(summary);
       // A missing token is refused where an operation needs a caller (src/auth/policy.ts), not
       // when the token is checked: counted here.
@@ -122,7 +121,7 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
         child = durations.seriesFor({ operation, operation_type: type, code });
         children.set(key, child);
       }
-      child.observe(seconds);
+      child.observe(summary.durationMs / 1000);
     },
   };
 }

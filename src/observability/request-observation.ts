@@ -30,6 +30,7 @@ export function useRequestObservation(
       response.headers.set(REQUEST_ID_HEADER, requestIdOf(request, serverContext));
       const summary = observed ? summaryOf(request) : undefined;
       if (!summary) return;
+      summary.durationMs = performance.now() - summary.started;
       for (const observe of observers) observe(summary, response, request, serverContext);
     },
   };

@@ -13,6 +13,8 @@ import type { ServerContext } from "./request-id.js";
 export interface RequestSummary {
   /** performance.now() when the request arrived. */
   readonly started: number;
+  /** Milliseconds from arrival to the response, set once it is out: every observer reports the same. */
+  durationMs: number;
   /** Set once the request went through GraphQL processing (not /health, /metrics, GraphiQL's page). */
   processed: boolean;
   /** Operations in a batched request; 0 for a single one. */
@@ -92,6 +94,7 @@ function openedSummary(request: Request, req: IncomingMessage | undefined): Requ
   if (summary) return summary;
   const opened: RequestSummary = {
     started: (req as Arrived | undefined)?.[ARRIVED] ?? performance.now(),
+    durationMs: 0,
     processed: false,
     batchSize: 0,
     operationName: undefined,
