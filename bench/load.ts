@@ -27,6 +27,8 @@ export interface LoadResult {
   errors: number;
   /** CPU time the server used per request during the round, in µs (set by the caller, who knows the server). */
   serverCpuMicros?: number;
+  /** The same for the server's main thread alone. */
+  serverMainThreadCpuMicros?: number;
   firstBad?: string;
 }
 

@@ -15,6 +15,8 @@ export interface SideResult {
   rssMiB: number | undefined;
   /** The server's CPU time per request (user + system), µs: what a request costs, whatever else shares the cores. */
   cpuMicros: number | undefined;
+  /** The same for the server's main thread alone. */
+  mainThreadCpuMicros: number | undefined;
   rounds: LoadResult[];
 }
 
@@ -26,6 +28,12 @@ export interface ScenarioResult {
   /** Ours / baseline req/s per pair of rounds, and their median. */
   ratios: number[];
   ratio?: number;
+  /**
+   * Observability pairs: the observed server's main-thread CPU per request / the quiet one's, per
+   * pair of rounds, and their median (older reports: none).
+   */
+  mainThreadCpuRatios?: number[];
+  mainThreadCpuRatio?: number;
 }
 
 export interface TargetResult {
@@ -61,7 +69,10 @@ export function median(values: number[]): number {
 }
 
 export function summarize(label: string, rounds: LoadResult[], rssMiB: number | undefined): SideResult {
-  const cpu = rounds.flatMap((r) => (r.serverCpuMicros === undefined ? [] : [r.serverCpuMicros]));
+  const medianOf = (values: (number | undefined)[]) => {
+    const known = values.filter((v) => v !== undefined);
+    return known.length ? median(known) : undefined;
+  };
   return {
     label,
     requestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
@@ -69,7 +80,8 @@ export function summarize(label: string, rounds: LoadResult[], rssMiB: number | 
     p99: median(rounds.map((r) => r.p99)),
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     rssMiB,
-    cpuMicros: cpu.length ? median(cpu) : undefined,
+    cpuMicros: medianOf(rounds.map((r) => r.serverCpuMicros)),
+    mainThreadCpuMicros: medianOf(rounds.map((r) => r.serverMainThreadCpuMicros)),
     rounds,
   };
 }
@@ -150,6 +162,7 @@ export function toMarkdown(report: Report): string {
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
     "",
+    ...mainThreadLines(report.scenarios),
     "### Targets",
     "",
     ...report.targets.map((t) => `- ${mark(t.met)} ${t.goal}: ${t.measured}`),
@@ -173,6 +186,25 @@ export function toMarkdown(report: Report): string {
     "",
   ];
   return lines.join("\n");
+}
+
+/**
+ * The observability pairs' second reading of the same cost: main-thread CPU per request, observed
+ * over quiet, measured over the same seconds (req/s under a shared load spreads more; README, Logs
+ * and metrics).
+ */
+function mainThreadLines(scenarios: ScenarioResult[]): string[] {
+  const lines = scenarios.flatMap((sc) => {
+    if (sc.mainThreadCpuRatio === undefined || !sc.baseline) return [];
+    const spread = sc.mainThreadCpuRatios?.length
+      ? `, pairs of rounds ${Math.min(...sc.mainThreadCpuRatios).toFixed(3)}–${Math.max(...sc.mainThreadCpuRatios).toFixed(3)}`
+      : "";
+    return [
+      `- ${sc.title}: main-thread CPU per request ${fmt(sc.ours.mainThreadCpuMicros)} vs ${fmt(sc.baseline.mainThreadCpuMicros)} µs, ` +
+        `observed / quiet **${sc.mainThreadCpuRatio.toFixed(3)}×** (median${spread})`,
+    ];
+  });
+  return lines.length ? ["Main thread (where requests run), same rounds:", "", ...lines, ""] : [];
 }
 
 export async function writeReport(report: Report): Promise<string[]> {

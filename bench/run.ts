@@ -205,11 +205,16 @@ async function load(
   connections = o.connections,
 ) {
   const cpuBefore = side.server.cpuSeconds();
+  const mainBefore = side.server.mainThreadCpuSeconds();
   const result = await runLoad(side.server.url, workload(name, side.target), connections, secs);
   const cpuAfter = side.server.cpuSeconds();
-  if (cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0) {
-    result.serverCpuMicros = Math.round(((cpuAfter - cpuBefore) * 1e6) / result.requests);
-  }
+  const mainAfter = side.server.mainThreadCpuSeconds();
+  const perRequest = (before: number | undefined, after: number | undefined) =>
+    before !== undefined && after !== undefined && result.requests > 0
+      ? Math.round(((after - before) * 1e6) / result.requests)
+      : undefined;
+  result.serverCpuMicros = perRequest(cpuBefore, cpuAfter);
+  result.serverMainThreadCpuMicros = perRequest(mainBefore, mainAfter);
   log(
     `  ${scenario.padEnd(15)} ${side.label.padEnd(22)} ${phase.padEnd(9)} ${Math.round(result.requestsPerSecond)
       .toString()
@@ -416,6 +421,12 @@ async function benchPostgres(
       const r = rounds.get(name);
       if (!r) continue;
       const ratios = r.ra.map((a, i) => a.requestsPerSecond / (r.rb[i]?.requestsPerSecond ?? Number.NaN));
+      // Observed / quiet: how much more the observed server's main thread worked per request over
+      // the same seconds. Host slowdowns fall on both sides alike, as they do on req/s.
+      const mainThreadCpuRatios = r.ra.flatMap((a, i) => {
+        const quiet = r.rb[i]?.serverMainThreadCpuMicros;
+        return a.serverMainThreadCpuMicros && quiet ? [a.serverMainThreadCpuMicros / quiet] : [];
+      });
       results.push({
         name: `observability-${name}`,
         title: `${name}, ${observedLabel.slice("ours, ".length)} vs logs + metrics off (loaded at once, ${o.processPairs} server pairs)`,
@@ -423,6 +434,8 @@ async function benchPostgres(
         baseline: summarize("ours, logs + metrics off", r.rb, rss.get(name)?.quiet),
         ratios,
         ratio: median(ratios),
+        mainThreadCpuRatios,
+        ...(mainThreadCpuRatios.length > 0 && { mainThreadCpuRatio: median(mainThreadCpuRatios) }),
       });
     }
     checks.push(await check(query, ourLedger, "observability"));

@@ -24,6 +24,11 @@ export interface ServerProcess {
   rssMiB(): number | undefined;
   /** CPU time (user + system) the serving process has used so far, in seconds. */
   cpuSeconds(): number | undefined;
+  /**
+   * The same for its main thread alone: where JavaScript, and so every request, runs; without the
+   * garbage collector's helpers, the compiler's and the thread pool's threads.
+   */
+  mainThreadCpuSeconds(): number | undefined;
   /** SIGTERM, wait for a graceful exit (SIGKILL after 20 s). Idempotent. */
   stop(): Promise<void>;
   output(): string;
@@ -68,6 +73,10 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
     pid,
     rssMiB: () => readRssMiB(serverPid(pid)),
     cpuSeconds: () => readCpuSeconds(serverPid(pid)),
+    mainThreadCpuSeconds: () => {
+      const serving = serverPid(pid);
+      return readCpuSeconds(serving, serving);
+    },
     output,
     stop() {
       stopping ??= (async () => {
@@ -188,9 +197,10 @@ export function readRssMiB(pid: number): number | undefined {
 
 let ticksPerSecond: number | undefined;
 
-export function readCpuSeconds(pid: number): number | undefined {
+/** The process's CPU time so far, in seconds; with `thread`, that thread's (the main thread's id is the pid). */
+export function readCpuSeconds(pid: number, thread?: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, "utf8");
     // Fields after "pid (comm) ": state is the 3rd field of proc(5), utime the 14th, stime the 15th.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     ticksPerSecond ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
