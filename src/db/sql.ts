@@ -33,6 +33,7 @@ export interface TransactionalRunner extends SqlRunner {
 }
 
 export interface RunnerOptions {
+  /** Sees every statement sent, with its parameters (tests EXPLAIN them). */
   onQuery?: QueryListener | undefined;
   /** Where an outage and its end are announced (src/db/unavailable.ts). */
   warn?: ((message: string) => void) | undefined;

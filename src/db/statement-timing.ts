@@ -5,8 +5,8 @@ export type StatementObserver = (seconds: number) => void;
  * Who hears how long each statement a runner sends took, failed ones too (a timeout is the slowest
  * statement of all). The runners (sql.ts, pglite-sql.ts) call `done` where they already await the
  * driver: no promise, closure or frame of its own per statement. A wrapper around the runner that
- * did this (timed-sql.ts, until 2026-12-07) took ~0.5 % of a point read's CPU in a CPU profile of
- * the bench's read, most of it in the promise reaction it added to every statement.
+ * did this (timed-sql.ts, until 2026-12-07) took 0.3–0.5 % of a point read's main-thread CPU in
+ * profiles of the bench's read, most of it in the promise reaction it added to every statement.
  */
 export class StatementTiming {
   // Replaced, never changed in place: a statement finishing during `add` sees one list or the other.
