@@ -6,9 +6,9 @@ import {
   type Socket,
 } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase } from "../src/db/database.js";
+import type { Database } from "../src/db/database.js";
 import { createPostgresListener, LISTENER_APPLICATION_NAME, notify } from "../src/db/notifications.js";
-import { type Backend, backends } from "./support/backends.js";
+import { type Backend, backends, openFreshDatabase } from "./support/backends.js";
 
 // src/db/notifications.ts: LISTEN/NOTIFY as the definitions cache and the change feed (src/db/notify.ts)
 // use it. Delivery is asynchronous: every wait polls with a deadline.
@@ -23,17 +23,12 @@ async function until(check: () => boolean | Promise<boolean>, what: string): Pro
 
 describe.each(backends)("notifications on $name", (backend: Backend) => {
   let db: Database;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    const created = await backend.create();
-    drop = created.drop;
-    db = await openDatabase(created.options);
+    ({ db, close } = await openFreshDatabase(backend));
   });
-  afterAll(async () => {
-    await db?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   it("delivers what a statement or a committed transaction sends, never what a rolled-back one did", async () => {
     const got: string[] = [];

@@ -1,22 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Database, openDatabase } from "../src/db/database.js";
+import type { Database } from "../src/db/database.js";
 import { StatementTiming } from "../src/db/statement-timing.js";
-import { backends } from "./support/backends.js";
+import { backends, openFreshDatabase } from "./support/backends.js";
 
 // What the metrics' statement histogram hears (metrics.test.ts checks the histogram end to end).
 describe.each(backends)("statement durations on $name", (backend) => {
   let db: Database;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    const created = await backend.create();
-    drop = created.drop;
-    db = await openDatabase(created.options);
+    ({ db, close } = await openFreshDatabase(backend));
   });
-  afterAll(async () => {
-    await db.close();
-    await drop();
-  });
+  afterAll(() => close?.());
 
   /** Runs `fn` with an observer on, and gives what it heard. */
   async function heard(fn: () => Promise<unknown>): Promise<number[]> {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import type { DatabaseOptions } from "../../src/db/database.js";
+import { type Database, type DatabaseOptions, openDatabase } from "../../src/db/database.js";
 
 /**
  * Every suite runs on embedded PGlite and, when DATABASE_URL is set, on that PostgreSQL too.
@@ -48,3 +48,19 @@ async function withAdmin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Prom
 }
 
 export const backends: Backend[] = [pglite, ...(process.env.DATABASE_URL ? [postgres(process.env.DATABASE_URL)] : [])];
+
+/** A fresh database of `backend`, opened; `close` closes and drops it (safe after a failed open). */
+export async function openFreshDatabase(backend: Backend): Promise<{ db: Database; close: () => Promise<void> }> {
+  const { options, drop } = await backend.create();
+  const db = await openDatabase(options).catch(async (error: unknown) => {
+    await drop();
+    throw error;
+  });
+  return {
+    db,
+    close: async () => {
+      await db.close();
+      await drop();
+    },
+  };
+}
