@@ -1,7 +1,12 @@
 import { request as httpRequest } from "node:http";
+import { Writable } from "node:stream";
 import { print } from "graphql";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { isoTimeOncePerSecond, lineWriter } from "../src/observability/logger.js";
+import { principalFromClaims } from "../src/auth/principal.js";
+import { createLogger, isoTimeOncePerSecond, jsonString } from "../src/observability/logger.js";
+import { requestLogging } from "../src/observability/logging.js";
+import type { RequestSummary } from "../src/observability/request-summary.js";
 import { createTestApp, TEST_SECRET, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
 import { claims, forge, hs256, nowSeconds } from "./support/forge.js";
@@ -358,25 +363,123 @@ describe("log line format", () => {
     expect(log.lines().map((line) => line.time)).toEqual(instants);
   });
 
-  it("request lines are written byte for byte as pino writes the same fields", async () => {
+  const summary = (fields: Partial<RequestSummary>): RequestSummary => ({
+    started: 0,
+    durationMs: 1.254,
+    processed: true,
+    batchSize: 0,
+    operationName: undefined,
+    operationType: undefined,
+    principal: undefined,
+    errorCodes: undefined,
+    unexpectedErrors: undefined,
+    ...fields,
+  });
+  const request = new Request("http://localhost/graphql", { headers: { "x-request-id": "r-1" } });
+  const cases = [
+    {
+      name: "a caller with strings that need escaping, error codes",
+      summary: summary({
+        operationName: "Read",
+        operationType: "query",
+        principal: principalFromClaims({
+          tenant: 'a "quoted" \\ back\\slash\nnew line',
+          sub: "ünï 😀 \u0001",
+          client_id: "web-app",
+        }),
+        errorCodes: ["NOT_FOUND", "BAD_USER_INPUT"],
+      }),
+      status: 200,
+      fields: {
+        requestId: "r-1",
+        operationName: "Read",
+        operationType: "query",
+        tenant: 'a "quoted" \\ back\\slash\nnew line',
+        sub: "ünï 😀 \u0001",
+        clientId: "web-app",
+        durationMs: 1.25,
+        status: 200,
+        outcome: "NOT_FOUND",
+        errorCodes: ["NOT_FOUND", "BAD_USER_INPUT"],
+      },
+    },
+    {
+      name: "no caller, no operation",
+      summary: summary({ durationMs: 12 }),
+      status: 400,
+      fields: { requestId: "r-1", durationMs: 12, status: 400, outcome: "OK" },
+    },
+    {
+      name: "a batch by a client-credentials token",
+      summary: summary({
+        batchSize: 2,
+        operationName: "A,",
+        operationType: "query,mutation",
+        principal: principalFromClaims({ tenant: "t0", azp: "batch-job" }),
+      }),
+      status: 200,
+      fields: {
+        requestId: "r-1",
+        operationName: "A,",
+        operationType: "query,mutation",
+        batchSize: 2,
+        tenant: "t0",
+        clientId: "batch-job",
+        durationMs: 1.25,
+        status: 200,
+        outcome: "OK",
+      },
+    },
+  ];
+
+  it.each(cases)("request lines are written byte for byte as pino writes the same fields: $name", async (c) => {
     const log = await captureLog("info");
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(new Date("2026-12-07T01:02:03.004Z"));
-    const fields = {
-      requestId: "r-1",
-      operationName: undefined,
-      tenant: 'a "quoted" \\ back\\slash\nnew line',
-      sub: "ünï 😀 \u0001",
-      durationMs: 1.25,
-      status: 200,
-      errorCodes: ["NOT_FOUND", "BAD_USER_INPUT"],
-      batchSize: undefined,
-    };
-    lineWriter(log.logger, "info")(fields, "graphql request");
+    requestLogging(log.logger)(c.summary, new Response(null, { status: c.status }), request, {});
     const ours = log.text();
     log.clear();
-    log.logger.info(fields, "graphql request");
+    log.logger.info(c.fields, "graphql request");
     expect(ours).toBe(log.text());
-    expect(JSON.parse(ours)).toMatchObject({ tenant: fields.tenant, sub: fields.sub, errorCodes: fields.errorCodes });
+    expect(JSON.parse(ours)).toMatchObject(c.fields);
+  });
+
+  it("a destination that needs pino's line metadata (multistream) gets the same line through pino", async () => {
+    let text = "";
+    const destination = new Writable({
+      write(chunk: Buffer | string, _encoding, done) {
+        text += chunk.toString();
+        done();
+      },
+    });
+    const logger = await createLogger(
+      { log: { level: "info", pretty: false } },
+      pino.multistream([{ stream: destination }]),
+    );
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-12-07T01:02:03.004Z"));
+    const first = cases[0] as (typeof cases)[number];
+    requestLogging(logger)(first.summary, new Response(null, { status: first.status }), request, {});
+    const ours = text;
+    text = "";
+    logger.info(first.fields, "graphql request");
+    expect(ours).toBe(text);
+  });
+
+  it("jsonString quotes and escapes exactly as JSON.stringify", () => {
+    const strings = [
+      "",
+      "plain-id_1.2:3",
+      '"',
+      "\\",
+      "\u0000\u001f\u007f\u2028",
+      "ünï 😀",
+      "lone \ud800 high",
+      "lone \udc00 low",
+      "x".repeat(64),
+      `${"x".repeat(64)}"`,
+      `${"y".repeat(200)}\n`,
+    ];
+    for (const text of strings) expect(jsonString(text)).toBe(JSON.stringify(text));
   });
 });

@@ -1,6 +1,6 @@
-import { type Logger, lineWriter } from "./logger.js";
+import { jsonString, type Logger, lineWriter } from "./logger.js";
 import { requestIdOf } from "./request-id.js";
-import { outcomeOf, type SummaryObserver } from "./request-summary.js";
+import { outcomeOf, type RequestSummary, type SummaryObserver } from "./request-summary.js";
 
 /**
  * One line per GraphQL request, once its response is out: request id, operation, caller, duration,
@@ -12,29 +12,35 @@ import { outcomeOf, type SummaryObserver } from "./request-summary.js";
 export function requestLogging(logger: Logger): SummaryObserver {
   // The level is set once, at start-up.
   const requestLines = logger.isLevelEnabled("info");
-  const writeLine = lineWriter(logger, "info");
+  const writeLine = lineWriter(logger, "info", "graphql request");
   return (summary, response, request, serverContext) => {
     const requestId = requestIdOf(request, serverContext);
     if (summary.unexpectedErrors) {
       for (const err of summary.unexpectedErrors) logger.error({ requestId, err }, "Unexpected error");
     }
-    if (!requestLines) return;
-    const { principal } = summary;
-    writeLine(
-      {
-        requestId,
-        operationName: summary.operationName,
-        operationType: summary.operationType,
-        batchSize: summary.batchSize || undefined,
-        tenant: principal?.tenant,
-        sub: principal?.subject,
-        clientId: principal?.clientId,
-        durationMs: Math.round(summary.durationMs * 100) / 100,
-        status: response.status,
-        outcome: outcomeOf(summary),
-        errorCodes: summary.errorCodes,
-      },
-      "graphql request",
-    );
+    if (requestLines) writeLine(requestMembers(summary, response.status, requestId));
   };
+}
+
+/**
+ * The request line's fields as JSON members (see lineWriter), in this order: requestId,
+ * operationName, operationType, batchSize, tenant, sub, clientId, durationMs, status, outcome,
+ * errorCodes; a field without a value is left out.
+ */
+function requestMembers(summary: RequestSummary, status: number, requestId: string): string {
+  const { operationName, operationType, batchSize, principal, errorCodes } = summary;
+  let members = `,"requestId":${jsonString(requestId)}`;
+  if (operationName !== undefined) members += `,"operationName":${jsonString(operationName)}`;
+  if (operationType !== undefined) members += `,"operationType":${jsonString(operationType)}`;
+  if (batchSize) members += `,"batchSize":${batchSize}`;
+  if (principal) {
+    members += `,"tenant":${jsonString(principal.tenant)}`;
+    if (principal.subject !== undefined) members += `,"sub":${jsonString(principal.subject)}`;
+    if (principal.clientId !== undefined) members += `,"clientId":${jsonString(principal.clientId)}`;
+  }
+  // Finite numbers print as JSON writes them.
+  const durationMs = Math.round(summary.durationMs * 100) / 100;
+  members += `,"durationMs":${durationMs},"status":${status},"outcome":${jsonString(outcomeOf(summary))}`;
+  if (errorCodes) members += `,"errorCodes":${JSON.stringify(errorCodes)}`;
+  return members;
 }

@@ -96,8 +96,14 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
 
   const operations = new BoundedLabel(MAX_OPERATION_NAMES);
   const codes = new BoundedLabel(MAX_CODES);
-  // One series per label combination, kept: found by one string key per request.
-  const children = new Map<string, HistogramSeries>();
+  // One series per label combination, kept: found through a map per label, by the strings the
+  // request already holds (a key joined from them was a new string to hash and compare per request).
+  const children = new Map<string, Map<string, Map<string, HistogramSeries>>>();
+  const seriesFor = (operation: string, type: string, code: string): HistogramSeries => {
+    const byType = entryOf(children, operation, () => new Map<string, Map<string, HistogramSeries>>());
+    const byCode = entryOf(byType, type, () => new Map<string, HistogramSeries>());
+    return entryOf(byCode, code, () => durations.seriesFor({ operation, operation_type: type, code }));
+  };
   const allQueries = queries.seriesFor({});
 
   return {
@@ -114,16 +120,19 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
       }
       const operation = operationLabel(summary, operations);
       const type = summary.batchSize > 0 ? BATCH : (summary.operationType ?? NONE);
-      const code = codes.value(outcome, true);
-      const key = `${operation}\n${type}\n${code}`;
-      let child = children.get(key);
-      if (!child) {
-        child = durations.seriesFor({ operation, operation_type: type, code });
-        children.set(key, child);
-      }
-      child.observe(summary.durationMs / 1000);
+      seriesFor(operation, type, codes.value(outcome, true)).observe(summary.durationMs / 1000);
     },
   };
+}
+
+/** The map's value for `key`, made by `create` (and kept) the first time. */
+function entryOf<V>(map: Map<string, V>, key: string, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
 }
 
 function operationLabel(summary: RequestSummary, names: BoundedLabel): string {
