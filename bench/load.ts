@@ -41,6 +41,8 @@ export async function runLoad<M>(
   workload: Workload<M>,
   connections: number,
   durationSeconds: number,
+  /** Stop after this many requests instead (durationSeconds is then ignored). */
+  amount?: number,
 ): Promise<LoadResult> {
   let bad = 0;
   let firstBad: string | undefined;
@@ -79,6 +81,7 @@ export async function runLoad<M>(
         url,
         connections,
         duration: durationSeconds,
+        ...(amount !== undefined && { amount }),
         headers: { "content-type": "application/json" },
         requests: [request],
       },

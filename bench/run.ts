@@ -14,6 +14,8 @@
  *                                          A/A: both sides off, what the pair measures when nothing differs
  *   npm run bench -- --scenarios read,list --rows 10000 --identifiers 101   as many keys per object (33) as
  *                                          the 1,000,000-row default: the table grows, the pages stay alike
+ *   npm run bench -- --instructions        instructions per request under callgrind (valgrind), read and
+ *                                          upsert, logs info + metrics on vs both off (~10 min; bench/instructions.ts)
  *
  * Scenarios: read, upsert, list, mixed (90 % reads), jwks (RS256 via a local JWKS, ours vs ours HS256),
  * observability (read and upsert with logs at info and metrics on, ours vs ours with both off, both
@@ -26,12 +28,20 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, platform, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { IDENTIFIERS } from "./dataset.js";
+import {
+  COUNTING,
+  type CountedPair,
+  countInstructions,
+  instructionsMarkdown,
+  setInstrumentation,
+  underCallgrind,
+} from "./instructions.js";
 import { type LoadResult, runLoad } from "./load.js";
 import { providePostgres } from "./postgres.js";
 import { findProfile, formatProfile, monotonicMicros, summarizeProfile } from "./profile.js";
@@ -70,6 +80,7 @@ interface Options {
   connections: number;
   scenarios: Scenario[];
   profile: boolean;
+  instructions: boolean;
   /** Settings added to every one of our servers (`--ours-env LOG_LEVEL=silent,METRICS_ENABLED=false`). */
   oursEnv: Record<string, string>;
   /** Pairs of fresh servers the observability scenario compares (`--process-pairs`). */
@@ -90,6 +101,7 @@ function parseOptions(argv: string[]): Options {
       connections: { type: "string" },
       scenarios: { type: "string" },
       profile: { type: "boolean", default: false },
+      instructions: { type: "boolean", default: false },
       "ours-env": { type: "string" },
       "process-pairs": { type: "string" },
       quick: { type: "boolean", default: false },
@@ -116,6 +128,7 @@ function parseOptions(argv: string[]): Options {
     connections: int("connections", values.connections, 32, 1),
     scenarios: scenarios as Scenario[],
     profile: values.profile,
+    instructions: values.instructions,
     oursEnv: parseEnv(values["ours-env"]),
     processPairs: int("process-pairs", values["process-pairs"], quick ? 1 : 8, 1),
   };
@@ -162,10 +175,11 @@ async function start(spec: ServerSpec): Promise<ServerProcess> {
   return server;
 }
 
-function oursSpec(o: Options, name: string, env: Record<string, string>, profileDir?: string): ServerSpec {
+/** Our server's settings in every scenario, then the scenario's own. */
+function oursEnv(o: Options, env: Record<string, string>): Record<string, string> {
   // Three principals send thousands of operations a second: the limiter runs (its cost is measured)
   // with an allowance this load stays under, as an operator would size it.
-  const base = {
+  return {
     NODE_ENV: "production",
     PORT: "0",
     HOST: "127.0.0.1",
@@ -173,6 +187,10 @@ function oursSpec(o: Options, name: string, env: Record<string, string>, profile
     ...o.oursEnv,
     ...env,
   };
+}
+
+function oursSpec(o: Options, name: string, env: Record<string, string>, profileDir?: string): ServerSpec {
+  const base = oursEnv(o, env);
   return profileDir
     ? {
         name,
@@ -203,10 +221,11 @@ async function load(
   phase: string,
   secs: number,
   connections = o.connections,
+  amount?: number,
 ) {
   const cpuBefore = side.server.cpuSeconds();
   const mainBefore = side.server.mainThreadCpuSeconds();
-  const result = await runLoad(side.server.url, workload(name, side.target), connections, secs);
+  const result = await runLoad(side.server.url, workload(name, side.target), connections, secs, amount);
   const cpuAfter = side.server.cpuSeconds();
   const mainAfter = side.server.mainThreadCpuSeconds();
   const perRequest = (before: number | undefined, after: number | undefined) =>
@@ -563,6 +582,68 @@ async function profile(o: Options): Promise<void> {
   );
 }
 
+/**
+ * `--instructions`: read and upsert, our server with logs at info and metrics on and with both off
+ * (as the observability scenario compares them), each under callgrind: instructions per request.
+ * The two servers of a workload run at once: what one counts does not depend on the load beside it.
+ */
+async function instructions(o: Options): Promise<void> {
+  try {
+    execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+  } catch {
+    throw new BenchFailure("--instructions needs valgrind (Debian's valgrind package)");
+  }
+  const startedAt = new Date().toISOString();
+  const secret = randomBytes(32).toString("base64url");
+  const tmp = await mkdtemp(join(tmpdir(), "mg-bench-instructions-"));
+  cleanups.push(() => rm(tmp, { recursive: true, force: true }));
+  const database = await providePostgres();
+  cleanups.push(() => database.stop());
+  await seedPostgres(database.url, o.rows, o.identifiers);
+  log(`seeded ${o.rows} rows`);
+  execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "ignore" });
+  const authorizations = await hs256Authorizations(secret);
+  const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: tmp };
+  const sides = [
+    { label: "ours, logs info + metrics on", env },
+    { label: "ours, logs + metrics off", env: { ...env, LOG_LEVEL: "silent", METRICS_ENABLED: "false" } },
+  ] as const;
+  const rows: CountedPair[] = [];
+  for (const name of ["read", "upsert"] as const) {
+    const [observed, quiet] = await Promise.all(
+      sides.map(async (side, i) => {
+        const outFile = join(tmp, `${name}-${i}.callgrind`);
+        const serverEnv = oursEnv(o, side.env);
+        const spec = { name: `ours-${name}-${i}-callgrind`, env: serverEnv, ready: READY };
+        const server = await start(underCallgrind(spec, { script: "dist/src/main.js", args: ["serve"] }, outFile));
+        const target = {
+          rows: o.rows,
+          identifiers: o.identifiers,
+          authorizations,
+          ledger: new WriteLedger(OUR_TABLE, o.rows),
+        };
+        const counted: Side = { label: side.label, server, target };
+        const countedLoad = (phase: string, amount: number) =>
+          load(o, name, counted, name, phase, COUNTING.maxSeconds, COUNTING.connections, amount);
+        await countedLoad("warm-up", COUNTING.warmupRequests);
+        // callgrind_control must see the environment the server was started with (setInstrumentation).
+        const controlEnv = { ...process.env, ...serverEnv };
+        await setInstrumentation(server.pid, true, controlEnv);
+        const { requests } = await countedLoad("counted", COUNTING.requests);
+        await setInstrumentation(server.pid, false, controlEnv);
+        // callgrind writes its counts as the process exits.
+        await server.stop();
+        return { label: side.label, requests, count: await countInstructions(outFile) };
+      }),
+    );
+    if (observed && quiet) rows.push({ name, observed, quiet });
+  }
+  const markdown = instructionsMarkdown(startedAt, o.rows, rows);
+  const file = join(REPO_ROOT, "bench/results", `${startedAt.replaceAll(":", "-").replace(".", "-")}-instructions.md`);
+  await writeFile(file, markdown);
+  log(`\n${markdown}\nwritten: ${file}`);
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -573,7 +654,7 @@ async function main(): Promise<void> {
     });
   }
   try {
-    await (options.profile ? profile(options) : bench(options));
+    await (options.profile ? profile(options) : options.instructions ? instructions(options) : bench(options));
   } finally {
     await cleanUp();
   }
