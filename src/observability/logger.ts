@@ -67,7 +67,7 @@ export function lineWriter(logger: Logger, level: "info", msg: string): (members
 const SCANNED_LENGTH = 64;
 
 /**
- * `JSON.stringify(text)`: the same output, without its cost (~400 instructions a call) for the short
+ * `JSON.stringify(text)`: the same output, without a call into V8's JSON serializer for the short
  * strings that need no escaping, which log fields mostly are (ids, names, codes): those are quoted
  * as they are.
  */
