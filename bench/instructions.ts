@@ -118,28 +118,47 @@ export interface CountedPair {
   quiet: CountedSide;
 }
 
-/** The report: per request, each side's request path, full collections and compilers, and the ratio of request paths. */
-export function instructionsMarkdown(startedAt: string, seededRows: number, rows: CountedPair[]): string {
+/** The observed side's request path per request over the quiet side's. */
+export function observedOverQuiet(pair: CountedPair): number {
+  const perRequest = (side: CountedSide) => requestPath(side.count) / side.requests;
+  return perRequest(pair.observed) / perRequest(pair.quiet);
+}
+
+/** How the counts were taken, for the reports. */
+export function countingMethod(seededRows: number): string {
+  return (
+    `callgrind (valgrind), Node ${process.version} with \`${V8_FLAGS.join(" ")}\`; PostgreSQL 15 seeded with ${seededRows.toLocaleString("en-US")} rows. ` +
+    `Each server: ${COUNTING.warmupRequests.toLocaleString("en-US")} requests uncounted, then ${COUNTING.requests.toLocaleString("en-US")} counted ` +
+    `(${COUNTING.connections} connections). Request path: every instruction of the process but V8's compilers and full garbage collections ` +
+    "(both land in a window of a few thousand requests by chance; scavenges stay in). A count, not a time: the kernel, cache misses and waits are not in it."
+  );
+}
+
+/** Per request, each side's request path, full collections and compilers, and the ratio of request paths. */
+export function countsTable(rows: CountedPair[]): string[] {
   const perRequest = (side: CountedSide, instructions: number) =>
     Math.round(instructions / side.requests).toLocaleString("en-US");
   const cells = (side: CountedSide) =>
     [requestPath(side.count), side.count.fullCollections, side.count.compilers].map((n) => perRequest(side, n));
   const [first] = rows;
   return [
-    `## metadata-graph instructions per request, ${startedAt}`,
-    "",
-    `callgrind (valgrind), Node ${process.version} with \`${V8_FLAGS.join(" ")}\`; PostgreSQL 15 seeded with ${seededRows.toLocaleString("en-US")} rows. ` +
-      `Each server: ${COUNTING.warmupRequests.toLocaleString("en-US")} requests uncounted, then ${COUNTING.requests.toLocaleString("en-US")} counted ` +
-      `(${COUNTING.connections} connections). Request path: every instruction of the process but V8's compilers and full garbage collections ` +
-      "(both land in a window of a few thousand requests by chance; scavenges stay in). A count, not a time: the kernel, cache misses and waits are not in it.",
-    "",
     `| Scenario | ${first?.observed.label ?? "observed"}: request path | full GC | compilers | ${first?.quiet.label ?? "quiet"}: request path | full GC | compilers | Observed / quiet (request path) |`,
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...rows.map((row) => {
-      const ratio =
-        requestPath(row.observed.count) / row.observed.requests / (requestPath(row.quiet.count) / row.quiet.requests);
-      return `| ${row.name} | ${cells(row.observed).join(" | ")} | ${cells(row.quiet).join(" | ")} | **${ratio.toFixed(3)}×** |`;
-    }),
+    ...rows.map(
+      (row) =>
+        `| ${row.name} | ${cells(row.observed).join(" | ")} | ${cells(row.quiet).join(" | ")} | **${observedOverQuiet(row).toFixed(3)}×** |`,
+    ),
+  ];
+}
+
+/** `--instructions`' own report. */
+export function instructionsMarkdown(startedAt: string, seededRows: number, rows: CountedPair[]): string {
+  return [
+    `## metadata-graph instructions per request, ${startedAt}`,
+    "",
+    countingMethod(seededRows),
+    "",
+    ...countsTable(rows),
     "",
   ].join("\n");
 }

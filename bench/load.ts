@@ -3,6 +3,7 @@
  * present, no `errors`, then the workload's own check; the first bad one stops the run.
  */
 import autocannon from "autocannon";
+import type { GcTally } from "./gc-trace.js";
 
 export interface Planned<M> {
   body: string;
@@ -29,6 +30,8 @@ export interface LoadResult {
   serverCpuMicros?: number;
   /** The same for the server's main thread alone. */
   serverMainThreadCpuMicros?: number;
+  /** The server's garbage collections during the round, when it traced them (`--trace-gc`). */
+  serverGc?: GcTally;
   firstBad?: string;
 }
 

@@ -1,6 +1,8 @@
 /** The results as a markdown table plus targets, and their JSON twin, under bench/results/. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { addGc, type GcTally, NO_GC } from "./gc-trace.js";
+import { type CountedPair, countingMethod, countsTable, observedOverQuiet } from "./instructions.js";
 import type { LoadResult } from "./load.js";
 import { REPO_ROOT } from "./servers.js";
 import type { Verification } from "./verify.js";
@@ -17,6 +19,8 @@ export interface SideResult {
   cpuMicros: number | undefined;
   /** The same for the server's main thread alone. */
   mainThreadCpuMicros: number | undefined;
+  /** Garbage collections over the measured rounds, with their requests, when the server traced them. */
+  gc?: GcTally & { requests: number };
   rounds: LoadResult[];
 }
 
@@ -57,6 +61,8 @@ export interface Report {
     oursEnv?: Record<string, string>;
   };
   scenarios: ScenarioResult[];
+  /** The observability scenario's instruction counts (older reports, or without valgrind: none). */
+  instructions?: CountedPair[];
   targets: TargetResult[];
   verifications: (Verification & { after: string })[];
 }
@@ -82,11 +88,31 @@ export function summarize(label: string, rounds: LoadResult[], rssMiB: number | 
     rssMiB,
     cpuMicros: medianOf(rounds.map((r) => r.serverCpuMicros)),
     mainThreadCpuMicros: medianOf(rounds.map((r) => r.serverMainThreadCpuMicros)),
+    ...gcOver(rounds),
     rounds,
   };
 }
 
-export function evaluateTargets(scenarios: ScenarioResult[]): TargetResult[] {
+function gcOver(rounds: LoadResult[]): Pick<SideResult, "gc"> {
+  const traced = rounds.filter((r) => r.serverGc && r.serverGc.scavenges + r.serverGc.fullCollections > 0);
+  if (traced.length === 0) return {};
+  const requests = traced.reduce((sum, r) => sum + r.requests, 0);
+  return { gc: { ...traced.reduce((sum, r) => addGc(sum, r.serverGc ?? sum), NO_GC), requests } };
+}
+
+/**
+ * What full collections cost the observed side beyond the quiet one natively, as a share of the quiet
+ * side's main-thread CPU per request (0 when it ran no more of them, or nothing was traced).
+ */
+export function extraFullCollectionShare(scenario: ScenarioResult | undefined): number {
+  const observed = scenario?.ours;
+  const quiet = scenario?.baseline;
+  if (!observed?.gc || !quiet?.gc || !quiet.mainThreadCpuMicros) return 0;
+  const microsPerRequest = (gc: GcTally & { requests: number }) => (gc.fullCollectionMs * 1000) / gc.requests;
+  return Math.max(0, microsPerRequest(observed.gc) - microsPerRequest(quiet.gc)) / quiet.mainThreadCpuMicros;
+}
+
+export function evaluateTargets(scenarios: ScenarioResult[], counted: CountedPair[] = []): TargetResult[] {
   const find = (name: string) => scenarios.find((s) => s.name === name);
   const ratio = (name: string, goal: string, min: number): TargetResult => {
     const r = find(name)?.ratio;
@@ -108,6 +134,27 @@ export function evaluateTargets(scenarios: ScenarioResult[]): TargetResult[] {
       met: s ? s.ours.requestsPerSecond >= min : undefined,
     };
   };
+  // Instructions per request, observed / quiet, plus whatever more the observed side spent in full
+  // collections natively (which the count leaves out): on this kind of shared host the time pair's
+  // spread from one run to the next is larger than the cost it would decide (README, Performance).
+  const cost = (name: string, goal: string, max: number): TargetResult => {
+    const timed = find(`observability-${name}`);
+    const inTime = timed
+      ? ` (in time, loaded at once: req/s ${fmt(timed.ratio, 2)}×, main thread ${fmt(timed.mainThreadCpuRatio, 3)}× CPU per request)`
+      : "";
+    const pair = counted.find((p) => p.name === name);
+    if (!pair) return { goal, measured: `instructions not counted${inTime}`, met: undefined };
+    const instructions = observedOverQuiet(pair) - 1;
+    const fullCollections = extraFullCollectionShare(timed);
+    const total = instructions + fullCollections;
+    return {
+      goal,
+      measured:
+        `${percent(total)}: instructions per request ${percent(instructions)}, ` +
+        `full collections natively ${percent(fullCollections)}${inTime}`,
+      met: total <= max,
+    };
+  };
   return [
     ratio("read", "point read ≥ 1.2× reference req/s", 1.2),
     ratio("upsert", "upsert ≥ 1.0× reference req/s", 1.0),
@@ -117,13 +164,15 @@ export function evaluateTargets(scenarios: ScenarioResult[]): TargetResult[] {
     rate("embedded-upsert", "PGlite ≥ 1,000 upserts/s", 1000),
     rate("embedded-read", "PGlite ≥ 3,000 reads/s", 3000),
     ratio("jwks", "JWKS (RS256) read within 10 % of HS256 read", 0.9),
-    ratio("observability-read", "logs at info + metrics cost ≤ 5 % of reads", 0.95),
-    ratio("observability-upsert", "logs at info + metrics cost ≤ 5 % of upserts", 0.95),
+    cost("read", "logs at info + metrics cost ≤ 5 % of reads", 0.05),
+    cost("upsert", "logs at info + metrics cost ≤ 5 % of upserts", 0.05),
   ];
 }
 
 const fmt = (n: number | undefined, maxDigits = 0) =>
   n === undefined || Number.isNaN(n) ? "—" : n.toLocaleString("en-US", { maximumFractionDigits: maxDigits });
+
+const percent = (share: number) => `${share >= 0 ? "+" : ""}${(share * 100).toFixed(1)} %`;
 
 const mark = (met: boolean | undefined) => (met === undefined ? "➖" : met ? "✅" : "❌");
 
@@ -163,6 +212,16 @@ export function toMarkdown(report: Report): string {
     ...rows,
     "",
     ...mainThreadLines(report.scenarios),
+    ...(report.instructions?.length
+      ? [
+          "### Logs and metrics, instructions per request",
+          "",
+          countingMethod(s.rows),
+          "",
+          ...countsTable(report.instructions),
+          "",
+        ]
+      : []),
     "### Targets",
     "",
     ...report.targets.map((t) => `- ${mark(t.met)} ${t.goal}: ${t.measured}`),
@@ -201,10 +260,21 @@ function mainThreadLines(scenarios: ScenarioResult[]): string[] {
       : "";
     return [
       `- ${sc.title}: main-thread CPU per request ${fmt(sc.ours.mainThreadCpuMicros)} vs ${fmt(sc.baseline.mainThreadCpuMicros)} µs, ` +
-        `observed / quiet **${sc.mainThreadCpuRatio.toFixed(3)}×** (median${spread})`,
+        `observed / quiet **${sc.mainThreadCpuRatio.toFixed(3)}×** (median${spread})${gcText(sc.ours.gc, sc.baseline.gc)}`,
     ];
   });
   return lines.length ? ["Main thread (where requests run), same rounds:", "", ...lines, ""] : [];
+}
+
+/** Both sides' garbage collections per 100,000 requests, when traced. */
+function gcText(observed: SideResult["gc"], quiet: SideResult["gc"]): string {
+  if (!observed || !quiet) return "";
+  const per100k = (gc: GcTally & { requests: number }, n: number) => fmt((n * 100_000) / gc.requests, 1);
+  return (
+    `; per 100,000 requests, full collections ${per100k(observed, observed.fullCollections)} vs ${per100k(quiet, quiet.fullCollections)} ` +
+    `(${per100k(observed, observed.fullCollectionMs)} vs ${per100k(quiet, quiet.fullCollectionMs)} ms), ` +
+    `scavenges ${per100k(observed, observed.scavenges)} vs ${per100k(quiet, quiet.scavenges)}`
+  );
 }
 
 export async function writeReport(report: Report): Promise<string[]> {

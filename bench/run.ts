@@ -14,12 +14,12 @@
  *                                          A/A: both sides off, what the pair measures when nothing differs
  *   npm run bench -- --scenarios read,list --rows 10000 --identifiers 101   as many keys per object (33) as
  *                                          the 1,000,000-row default: the table grows, the pages stay alike
- *   npm run bench -- --instructions        instructions per request under callgrind (valgrind), read and
- *                                          upsert, logs info + metrics on vs both off (~10 min; bench/instructions.ts)
+ *   npm run bench -- --instructions        the observability scenario's instruction counts alone (~8 min)
  *
  * Scenarios: read, upsert, list, mixed (90 % reads), jwks (RS256 via a local JWKS, ours vs ours HS256),
- * observability (read and upsert with logs at info and metrics on, ours vs ours with both off, both
- * loaded at once, over several pairs of fresh servers),
+ * observability (read and upsert with logs at info and metrics on, ours vs ours with both off: in
+ * time, both loaded at once over several pairs of fresh servers; then in instructions per request
+ * under callgrind, which its targets read: bench/instructions.ts),
  * embedded (PGlite, ours only, at most 10,000 rows). Every response is checked; one bad response,
  * or a table that lost an acknowledged write, fails the run (exit code 1).
  * PostgreSQL: a throwaway PostgreSQL 15 from .ci/postgres.sh, or BENCH_DATABASE_URL (whose
@@ -34,6 +34,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { IDENTIFIERS } from "./dataset.js";
+import { gcBetween, TRACE_GC } from "./gc-trace.js";
 import {
   COUNTING,
   type CountedPair,
@@ -56,7 +57,7 @@ import {
 } from "./report.js";
 import { OUR_TABLE, postgresQuery, REFERENCE_TABLE, seedPglite, seedPostgres, withPglite } from "./seed.js";
 import { REPO_ROOT, type ServerProcess, type ServerSpec, startServer } from "./servers.js";
-import { hs256Authorizations, startJwksServer } from "./tokens.js";
+import { type Authorizations, hs256Authorizations, startJwksServer } from "./tokens.js";
 import { type Query, type Verification, verifyLedger, WriteLedger } from "./verify.js";
 import { type Target, type WorkloadName, workload } from "./workload.js";
 
@@ -189,18 +190,40 @@ function oursEnv(o: Options, env: Record<string, string>): Record<string, string
   };
 }
 
-function oursSpec(o: Options, name: string, env: Record<string, string>, profileDir?: string): ServerSpec {
+/** The observability scenario's sides: as `npm start` runs (logs at info, metrics on), and both off. */
+const QUIET_ENV = { LOG_LEVEL: "silent", METRICS_ENABLED: "false" };
+const QUIET_LABEL = "ours, logs + metrics off";
+
+/** The observed side's label: as `npm start` runs, unless --ours-env changed it (both off: an A/A run). */
+function observedLabel(o: Options): string {
+  const changed = Object.keys(QUIET_ENV).filter((name) => name in o.oursEnv);
+  return changed.length
+    ? `ours, ${changed.map((name) => `${name}=${o.oursEnv[name]}`).join(" ")}`
+    : "ours, logs info + metrics on";
+}
+
+/** PostgreSQL (throwaway, or BENCH_DATABASE_URL) seeded with `rows` rows; stopped at clean-up. */
+async function seededPostgres(o: Options, rows: number) {
+  const database = await providePostgres();
+  cleanups.push(() => database.stop());
+  await seedPostgres(database.url, rows, o.identifiers);
+  return database;
+}
+
+/**
+ * `npm start`; with Node flags (some, like `--trace-gc`, are refused in NODE_OPTIONS), what it
+ * runs after its build, which the caller then runs first (`buildOurs`).
+ */
+function oursSpec(o: Options, name: string, env: Record<string, string>, nodeFlags: string[] = []): ServerSpec {
   const base = oursEnv(o, env);
-  return profileDir
-    ? {
-        name,
-        command: process.execPath,
-        // The build `npm start` would run first: profile() builds dist/ before it starts this.
-        args: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "dist/src/main.js", "serve"],
-        env: base,
-        ready: READY,
-      }
+  return nodeFlags.length
+    ? { name, command: process.execPath, args: [...nodeFlags, "dist/src/main.js", "serve"], env: base, ready: READY }
     : { name, command: "npm", args: ["start"], env: base, ready: READY };
+}
+
+/** The build `npm start` runs before it starts the server (dist/). */
+function buildOurs(): void {
+  execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "ignore" });
 }
 
 function referenceSpec(databaseUrl: string, secret: string): ServerSpec {
@@ -225,9 +248,11 @@ async function load(
 ) {
   const cpuBefore = side.server.cpuSeconds();
   const mainBefore = side.server.mainThreadCpuSeconds();
+  const gcBefore = side.server.gcSoFar();
   const result = await runLoad(side.server.url, workload(name, side.target), connections, secs, amount);
   const cpuAfter = side.server.cpuSeconds();
   const mainAfter = side.server.mainThreadCpuSeconds();
+  result.serverGc = gcBetween(gcBefore, side.server.gcSoFar());
   const perRequest = (before: number | undefined, after: number | undefined) =>
     before !== undefined && after !== undefined && result.requests > 0
       ? Math.round(((after - before) * 1e6) / result.requests)
@@ -348,14 +373,13 @@ async function benchPostgres(
   dataDir: string,
   results: ScenarioResult[],
   checks: Checked[],
+  counted: CountedPair[],
 ) {
-  let t = performance.now();
-  const database = await providePostgres();
-  cleanups.push(() => database.stop());
-  log(`PostgreSQL at ${database.url} (${seconds(t)})`);
-  t = performance.now();
-  await seedPostgres(database.url, o.rows, o.identifiers);
-  log(`seeded ${o.rows} rows into ${OUR_TABLE} and ${REFERENCE_TABLE}, analyzed (${seconds(t)})`);
+  const t = performance.now();
+  const database = await seededPostgres(o, o.rows);
+  log(
+    `PostgreSQL at ${database.url}, ${o.rows} rows seeded into ${OUR_TABLE} and ${REFERENCE_TABLE}, analyzed (${seconds(t)})`,
+  );
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
   cleanups.push(() => pool.end());
   const query = postgresQuery(pool);
@@ -406,25 +430,23 @@ async function benchPostgres(
     // (an even number of pairs: each side starts first as often).
     // The observed side runs as `npm start` does: logs at info, metrics on. The baseline turns both off.
     const names = ["read", "upsert"] as const;
-    // As `npm start` runs, unless --ours-env changed it (both off: an A/A run).
-    const changed = ["LOG_LEVEL", "METRICS_ENABLED"].filter((name) => name in o.oursEnv);
-    const observedLabel = changed.length
-      ? `ours, ${changed.map((name) => `${name}=${o.oursEnv[name]}`).join(" ")}`
-      : "ours, logs info + metrics on";
+    const label = observedLabel(o);
     const rounds = new Map(names.map((name) => [name, { ra: [] as LoadResult[], rb: [] as LoadResult[] }]));
     // RSS at the end of each scenario, of the last pair (its servers are stopped when it is reported).
     const rss = new Map<string, { observed?: number; quiet?: number }>();
+    buildOurs();
     for (let pair = 1; pair <= o.processPairs; pair++) {
       const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: dataDir };
-      const observedSpec = oursSpec(o, `ours-observed-${pair}`, env);
-      const quietSpec = oursSpec(o, `ours-quiet-${pair}`, { ...env, LOG_LEVEL: "silent", METRICS_ENABLED: "false" });
+      // Each side's garbage collections, natively: what the instruction counts leave out (bench/gc-trace.ts).
+      const observedSpec = oursSpec(o, `ours-observed-${pair}`, env, [TRACE_GC]);
+      const quietSpec = oursSpec(o, `ours-quiet-${pair}`, { ...env, ...QUIET_ENV }, [TRACE_GC]);
       // Every other pair the quiet server starts first, and its load starts first in odd rounds (`together`).
       const observedFirst = pair % 2 === 1;
       const firstServer = await start(observedFirst ? observedSpec : quietSpec);
       const secondServer = await start(observedFirst ? quietSpec : observedSpec);
       const [observedServer, quietServer] = observedFirst ? [firstServer, secondServer] : [secondServer, firstServer];
-      const observed: Side = { label: observedLabel, server: observedServer, target: { ...ours.target } };
-      const quiet: Side = { label: "ours, logs + metrics off", server: quietServer, target: { ...ours.target } };
+      const observed: Side = { label, server: observedServer, target: { ...ours.target } };
+      const quiet: Side = { label: QUIET_LABEL, server: quietServer, target: { ...ours.target } };
       for (const name of names) {
         const scenario = `observability-${name}`;
         const { ra, rb } = observedFirst
@@ -448,9 +470,9 @@ async function benchPostgres(
       });
       results.push({
         name: `observability-${name}`,
-        title: `${name}, ${observedLabel.slice("ours, ".length)} vs logs + metrics off (loaded at once, ${o.processPairs} server pairs)`,
-        ours: summarize(observedLabel, r.ra, rss.get(name)?.observed),
-        baseline: summarize("ours, logs + metrics off", r.rb, rss.get(name)?.quiet),
+        title: `${name}, ${label.slice("ours, ".length)} vs logs + metrics off (loaded at once, ${o.processPairs} server pairs)`,
+        ours: summarize(label, r.ra, rss.get(name)?.observed),
+        baseline: summarize(QUIET_LABEL, r.rb, rss.get(name)?.quiet),
         ratios,
         ratio: median(ratios),
         mainThreadCpuRatios,
@@ -458,6 +480,13 @@ async function benchPostgres(
       });
     }
     checks.push(await check(query, ourLedger, "observability"));
+    // The targets read instructions: in time the pair's spread is larger than the cost (README, Performance).
+    if (hasValgrind()) {
+      const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: dataDir };
+      counted.push(...(await countObservability(o, env, authorizations, dataDir)));
+    } else {
+      log("  observability: valgrind is missing, instructions not counted (its targets: not measured)");
+    }
   }
   await Promise.all([ours.server.stop(), reference.server.stop()]);
 }
@@ -488,7 +517,8 @@ async function bench(o: Options): Promise<void> {
   cleanups.push(() => rm(tmp, { recursive: true, force: true }));
   const results: ScenarioResult[] = [];
   const checks: Checked[] = [];
-  if (o.scenarios.some((s) => s !== "embedded")) await benchPostgres(o, secret, tmp, results, checks);
+  const counted: CountedPair[] = [];
+  if (o.scenarios.some((s) => s !== "embedded")) await benchPostgres(o, secret, tmp, results, checks, counted);
   if (o.scenarios.includes("embedded")) await benchEmbedded(o, secret, tmp, results, checks);
 
   const report: Report = {
@@ -510,7 +540,8 @@ async function bench(o: Options): Promise<void> {
       oursEnv: o.oursEnv,
     },
     scenarios: results,
-    targets: evaluateTargets(results),
+    ...(counted.length > 0 && { instructions: counted }),
+    targets: evaluateTargets(results, counted),
     verifications: checks,
   };
   const files = await writeReport(report);
@@ -546,17 +577,14 @@ async function profile(o: Options): Promise<void> {
   if (embedded) {
     await seedPglite(tmp, rows, o.identifiers);
   } else {
-    const database = await providePostgres();
-    cleanups.push(() => database.stop());
-    await seedPostgres(database.url, rows, o.identifiers);
-    env.DATABASE_URL = database.url;
+    env.DATABASE_URL = (await seededPostgres(o, rows)).url;
   }
   log(`seeded ${rows} rows${embedded ? " into PGlite" : ""}`);
   const profileDir = join(tmp, "cpuprofile");
-  execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "ignore" });
+  buildOurs();
   const side: Side = {
     label: "ours (--cpu-prof)",
-    server: await start(oursSpec(o, "ours-profiled", env, profileDir)),
+    server: await start(oursSpec(o, "ours-profiled", env, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`])),
     target: {
       rows,
       identifiers: o.identifiers,
@@ -582,33 +610,33 @@ async function profile(o: Options): Promise<void> {
   );
 }
 
-/**
- * `--instructions`: read and upsert, our server with logs at info and metrics on and with both off
- * (as the observability scenario compares them), each under callgrind: instructions per request.
- * The two servers of a workload run at once: what one counts does not depend on the load beside it.
- */
-async function instructions(o: Options): Promise<void> {
+/** Whether valgrind (Debian's package) is there to count instructions. */
+function hasValgrind(): boolean {
   try {
     execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+    return true;
   } catch {
-    throw new BenchFailure("--instructions needs valgrind (Debian's valgrind package)");
+    return false;
   }
-  const startedAt = new Date().toISOString();
-  const secret = randomBytes(32).toString("base64url");
-  const tmp = await mkdtemp(join(tmpdir(), "mg-bench-instructions-"));
-  cleanups.push(() => rm(tmp, { recursive: true, force: true }));
-  const database = await providePostgres();
-  cleanups.push(() => database.stop());
-  await seedPostgres(database.url, o.rows, o.identifiers);
-  log(`seeded ${o.rows} rows`);
-  execFileSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: "ignore" });
-  const authorizations = await hs256Authorizations(secret);
-  const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: tmp };
+}
+
+/**
+ * Read and upsert, our server as the observability scenario's observed side and as its quiet side,
+ * each under callgrind: instructions per request, the figure the scenario's targets read. The two
+ * servers of a workload run at once: what one counts does not depend on the load beside it.
+ */
+async function countObservability(
+  o: Options,
+  env: Record<string, string>,
+  authorizations: Authorizations,
+  tmp: string,
+): Promise<CountedPair[]> {
+  buildOurs();
   const sides = [
-    { label: "ours, logs info + metrics on", env },
-    { label: "ours, logs + metrics off", env: { ...env, LOG_LEVEL: "silent", METRICS_ENABLED: "false" } },
-  ] as const;
-  const rows: CountedPair[] = [];
+    { label: observedLabel(o), env },
+    { label: QUIET_LABEL, env: { ...env, ...QUIET_ENV } },
+  ];
+  const pairs: CountedPair[] = [];
   for (const name of ["read", "upsert"] as const) {
     const [observed, quiet] = await Promise.all(
       sides.map(async (side, i) => {
@@ -624,7 +652,7 @@ async function instructions(o: Options): Promise<void> {
         };
         const counted: Side = { label: side.label, server, target };
         const countedLoad = (phase: string, amount: number) =>
-          load(o, name, counted, name, phase, COUNTING.maxSeconds, COUNTING.connections, amount);
+          load(o, `count-${name}`, counted, name, phase, COUNTING.maxSeconds, COUNTING.connections, amount);
         await countedLoad("warm-up", COUNTING.warmupRequests);
         // callgrind_control must see the environment the server was started with (setInstrumentation).
         const controlEnv = { ...process.env, ...serverEnv };
@@ -636,9 +664,23 @@ async function instructions(o: Options): Promise<void> {
         return { label: side.label, requests, count: await countInstructions(outFile) };
       }),
     );
-    if (observed && quiet) rows.push({ name, observed, quiet });
+    if (observed && quiet) pairs.push({ name, observed, quiet });
   }
-  const markdown = instructionsMarkdown(startedAt, o.rows, rows);
+  return pairs;
+}
+
+/** `--instructions`: the observability scenario's counts alone, in their own report. */
+async function instructions(o: Options): Promise<void> {
+  if (!hasValgrind()) throw new BenchFailure("--instructions needs valgrind (Debian's valgrind package)");
+  const startedAt = new Date().toISOString();
+  const secret = randomBytes(32).toString("base64url");
+  const tmp = await mkdtemp(join(tmpdir(), "mg-bench-instructions-"));
+  cleanups.push(() => rm(tmp, { recursive: true, force: true }));
+  const database = await seededPostgres(o, o.rows);
+  log(`seeded ${o.rows} rows`);
+  const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: tmp };
+  const pairs = await countObservability(o, env, await hs256Authorizations(secret), tmp);
+  const markdown = instructionsMarkdown(startedAt, o.rows, pairs);
   const file = join(REPO_ROOT, "bench/results", `${startedAt.replaceAll(":", "-").replace(".", "-")}-instructions.md`);
   await writeFile(file, markdown);
   log(`\n${markdown}\nwritten: ${file}`);

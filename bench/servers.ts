@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CONFIG_VARIABLES } from "../src/config.js";
+import { type GcTally, gcTracker } from "./gc-trace.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -29,6 +30,8 @@ export interface ServerProcess {
    * garbage collector's helpers, the compiler's and the thread pool's threads.
    */
   mainThreadCpuSeconds(): number | undefined;
+  /** Garbage collections so far, as `--trace-gc` printed them (none without it). */
+  gcSoFar(): GcTally;
   /** SIGTERM, wait for a graceful exit (SIGKILL after 20 s). Idempotent. */
   stop(): Promise<void>;
   output(): string;
@@ -73,6 +76,7 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
     pid,
     rssMiB: () => readRssMiB(serverPid(pid)),
     cpuSeconds: () => readCpuSeconds(serverPid(pid)),
+    gcSoFar: gcTracker(outputFile),
     mainThreadCpuSeconds: () => {
       const serving = serverPid(pid);
       return readCpuSeconds(serving, serving);
