@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { principalFromClaims } from "../src/auth/principal.js";
 import { createLogger, isoTimeOncePerSecond, jsonString } from "../src/observability/logger.js";
 import { requestLogging } from "../src/observability/logging.js";
-import type { RequestSummary } from "../src/observability/request-summary.js";
+import { emptySummary, type RequestSummary } from "../src/observability/request-summary.js";
 import { createTestApp, TEST_SECRET, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
 import { claims, forge, hs256, nowSeconds } from "./support/forge.js";
@@ -364,15 +364,9 @@ describe("log line format", () => {
   });
 
   const summary = (fields: Partial<RequestSummary>): RequestSummary => ({
-    started: 0,
+    ...emptySummary(0),
     durationMs: 1.254,
     processed: true,
-    batchSize: 0,
-    operationName: undefined,
-    operationType: undefined,
-    principal: undefined,
-    errorCodes: undefined,
-    unexpectedErrors: undefined,
     ...fields,
   });
   const request = new Request("http://localhost/graphql", { headers: { "x-request-id": "r-1" } });

@@ -100,8 +100,8 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
   // request already holds (a key joined from them was a new string to hash and compare per request).
   const children = new Map<string, Map<string, Map<string, HistogramSeries>>>();
   const seriesFor = (operation: string, type: string, code: string): HistogramSeries => {
-    const byType = entryOf(children, operation, () => new Map<string, Map<string, HistogramSeries>>());
-    const byCode = entryOf(byType, type, () => new Map<string, HistogramSeries>());
+    const byType = entryOf(children, operation, newMap<Map<string, HistogramSeries>>);
+    const byCode = entryOf(byType, type, newMap<HistogramSeries>);
     return entryOf(byCode, code, () => durations.seriesFor({ operation, operation_type: type, code }));
   };
   const allQueries = queries.seriesFor({});
@@ -124,6 +124,9 @@ export function createMetrics({ poolStats }: { poolStats?: () => PoolStats } = {
     },
   };
 }
+
+/** An empty map: one function for every level, not a closure made per request. */
+const newMap = <V>() => new Map<string, V>();
 
 /** The map's value for `key`, made by `create` (and kept) the first time. */
 function entryOf<V>(map: Map<string, V>, key: string, create: () => V): V {

@@ -92,8 +92,15 @@ export function stampArrival(req: IncomingMessage): void {
 function openedSummary(request: Request, req: IncomingMessage | undefined): RequestSummary {
   const summary = summaries.get(request);
   if (summary) return summary;
-  const opened: RequestSummary = {
-    started: (req as Arrived | undefined)?.[ARRIVED] ?? performance.now(),
+  const opened = emptySummary((req as Arrived | undefined)?.[ARRIVED] ?? performance.now());
+  summaries.set(request, opened);
+  return opened;
+}
+
+/** A summary with nothing noted yet, every field present (one object shape for V8). */
+export function emptySummary(started: number): RequestSummary {
+  return {
+    started,
     durationMs: 0,
     processed: false,
     batchSize: 0,
@@ -103,8 +110,6 @@ function openedSummary(request: Request, req: IncomingMessage | undefined): Requ
     errorCodes: undefined,
     unexpectedErrors: undefined,
   };
-  summaries.set(request, opened);
-  return opened;
 }
 
 /**
