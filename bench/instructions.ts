@@ -24,6 +24,11 @@ export const COUNTING = {
   maxSeconds: 3600,
 };
 
+export type Counting = typeof COUNTING;
+
+/** `--quick`: a smoke run of the counting, ~1 min; V8 may still be optimizing the request path. */
+export const QUICK_COUNTING: Counting = { ...COUNTING, warmupRequests: 2_000, requests: 500 };
+
 /**
  * V8's compilers and garbage collector on the main thread (`--single-threaded`): in one count, in
  * the same order every run, rather than on helper threads that callgrind would serialize by its
@@ -130,11 +135,11 @@ export function observedOverQuiet(pair: CountedPair): number {
 }
 
 /** How the counts were taken, for the reports. */
-export function countingMethod(seededRows: number): string {
+export function countingMethod(seededRows: number, counting: Counting): string {
   return (
     `callgrind (valgrind), Node ${process.version} with \`${V8_FLAGS.join(" ")}\`; PostgreSQL 15 seeded with ${seededRows.toLocaleString("en-US")} rows. ` +
-    `Each server: ${COUNTING.warmupRequests.toLocaleString("en-US")} requests uncounted, then ${COUNTING.requests.toLocaleString("en-US")} counted ` +
-    `(${COUNTING.connections} connections). Request path: every instruction of the process but V8's compilers (under callgrind V8 keeps re-optimizing; ` +
+    `Each server: ${counting.warmupRequests.toLocaleString("en-US")} requests uncounted, then ${counting.requests.toLocaleString("en-US")} counted ` +
+    `(${counting.connections} connections). Request path: every instruction of the process but V8's compilers (under callgrind V8 keeps re-optimizing; ` +
     "natively it is done by then) and full garbage collections (the old generation starts large enough for none to run; the targets charge them " +
     "from the time pair's native traces). Scavenges stay in. A count, not a time: the kernel, cache misses and waits are not in it."
   );
@@ -158,11 +163,16 @@ export function countsTable(rows: CountedPair[]): string[] {
 }
 
 /** `--instructions`' own report. */
-export function instructionsMarkdown(startedAt: string, seededRows: number, rows: CountedPair[]): string {
+export function instructionsMarkdown(
+  startedAt: string,
+  seededRows: number,
+  counting: Counting,
+  rows: CountedPair[],
+): string {
   return [
     `## metadata-graph instructions per request, ${startedAt}`,
     "",
-    countingMethod(seededRows),
+    countingMethod(seededRows, counting),
     "",
     ...countsTable(rows),
     "",

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { addGc, type GcTally, NO_GC } from "./gc-trace.js";
-import { type CountedPair, countingMethod, countsTable, observedOverQuiet } from "./instructions.js";
+import { type CountedPair, type Counting, countingMethod, countsTable, observedOverQuiet } from "./instructions.js";
 import type { LoadResult } from "./load.js";
 import { REPO_ROOT } from "./servers.js";
 import type { Verification } from "./verify.js";
@@ -59,6 +59,8 @@ export interface Report {
     connections: number;
     /** `--ours-env`: settings every one of our servers ran with (older reports: none recorded). */
     oursEnv?: Record<string, string>;
+    /** The instruction counts' sizes, when they ran. */
+    counting?: Counting;
   };
   scenarios: ScenarioResult[];
   /** The observability scenario's instruction counts (older reports, or without valgrind: none). */
@@ -212,11 +214,11 @@ export function toMarkdown(report: Report): string {
     ...rows,
     "",
     ...mainThreadLines(report.scenarios),
-    ...(report.instructions?.length
+    ...(report.instructions?.length && s.counting
       ? [
           "### Logs and metrics, instructions per request",
           "",
-          countingMethod(s.rows),
+          countingMethod(s.rows, s.counting),
           "",
           ...countsTable(report.instructions),
           "",

@@ -3,7 +3,7 @@
  * (bench/reference: graphql-yoga + jose + pg, prepared statements), loaded by autocannon.
  *
  *   npm run bench                          100,000 rows; 3 s warm-up, then 2 × 10 s rounds per server, A B B A
- *   npm run bench -- --quick               smoke run: 10,000 rows, 1 s warm-up, 1 × 3 s round
+ *   npm run bench -- --quick               smoke run: 10,000 rows, 1 s warm-up, 1 × 3 s round, short counts
  *   npm run bench -- --profile             our server under `node --cpu-prof`, read scenario: top 15 by self time
  *   npm run bench -- --profile --scenarios upsert      the same for upsert (or list, mixed)
  *   npm run bench -- --profile --scenarios embedded    the same for the embedded (PGlite) read
@@ -38,8 +38,10 @@ import { gcBetween, TRACE_GC } from "./gc-trace.js";
 import {
   COUNTING,
   type CountedPair,
+  type Counting,
   countInstructions,
   instructionsMarkdown,
+  QUICK_COUNTING,
   setInstrumentation,
   underCallgrind,
 } from "./instructions.js";
@@ -86,6 +88,8 @@ interface Options {
   oursEnv: Record<string, string>;
   /** Pairs of fresh servers the observability scenario compares (`--process-pairs`). */
   processPairs: number;
+  /** How many requests its instruction counts run uncounted and counted. */
+  counting: Counting;
 }
 
 class BenchFailure extends Error {}
@@ -132,6 +136,7 @@ function parseOptions(argv: string[]): Options {
     instructions: values.instructions,
     oursEnv: parseEnv(values["ours-env"]),
     processPairs: int("process-pairs", values["process-pairs"], quick ? 1 : 8, 1),
+    counting: quick ? QUICK_COUNTING : COUNTING,
   };
 }
 
@@ -538,6 +543,7 @@ async function bench(o: Options): Promise<void> {
       rounds: o.rounds,
       connections: o.connections,
       oursEnv: o.oursEnv,
+      ...(counted.length > 0 && { counting: o.counting }),
     },
     scenarios: results,
     ...(counted.length > 0 && { instructions: counted }),
@@ -652,12 +658,12 @@ async function countObservability(
         };
         const counted: Side = { label: side.label, server, target };
         const countedLoad = (phase: string, amount: number) =>
-          load(o, `count-${name}`, counted, name, phase, COUNTING.maxSeconds, COUNTING.connections, amount);
-        await countedLoad("warm-up", COUNTING.warmupRequests);
+          load(o, `count-${name}`, counted, name, phase, o.counting.maxSeconds, o.counting.connections, amount);
+        await countedLoad("warm-up", o.counting.warmupRequests);
         // callgrind_control must see the environment the server was started with (setInstrumentation).
         const controlEnv = { ...process.env, ...serverEnv };
         await setInstrumentation(server.pid, true, controlEnv);
-        const { requests } = await countedLoad("counted", COUNTING.requests);
+        const { requests } = await countedLoad("counted", o.counting.requests);
         await setInstrumentation(server.pid, false, controlEnv);
         // callgrind writes its counts as the process exits.
         await server.stop();
@@ -680,7 +686,7 @@ async function instructions(o: Options): Promise<void> {
   log(`seeded ${o.rows} rows`);
   const env = { DATABASE_URL: database.url, JWT_SECRET: secret, DATA_DIR: tmp };
   const pairs = await countObservability(o, env, await hs256Authorizations(secret), tmp);
-  const markdown = instructionsMarkdown(startedAt, o.rows, pairs);
+  const markdown = instructionsMarkdown(startedAt, o.rows, o.counting, pairs);
   const file = join(REPO_ROOT, "bench/results", `${startedAt.replaceAll(":", "-").replace(".", "-")}-instructions.md`);
   await writeFile(file, markdown);
   log(`\n${markdown}\nwritten: ${file}`);
