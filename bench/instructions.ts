@@ -38,7 +38,7 @@ export const QUICK_COUNTING: Counting = { ...COUNTING, warmupRequests: 2_000, re
  * (`--trace-opt`): the compilers are counted apart, not in the request path.
  * An old generation that starts at 1 GiB: no full collection during the run. Under callgrind one fell
  * into a counted window by chance and left V8 re-tiering code for thousands of requests after it
- * (the side that had it read 2–3 % more instructions per read); full collections are charged from
+ * (the side that had it read 1–4 % more instructions per read); full collections are charged from
  * the time pair's native traces instead (bench/gc-trace.ts).
  */
 const V8_FLAGS = ["--single-threaded", "--initial-old-space-size=1024"];

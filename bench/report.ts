@@ -146,6 +146,10 @@ export function evaluateTargets(scenarios: ScenarioResult[], counted: CountedPai
       : "";
     const pair = counted.find((p) => p.name === name);
     if (!pair) return { goal, measured: `instructions not counted${inTime}`, met: undefined };
+    // Without both sides' traces the full collections would read as free.
+    if (!timed?.ours.gc || !timed.baseline?.gc) {
+      return { goal, measured: `full collections not traced natively${inTime}`, met: undefined };
+    }
     const instructions = observedOverQuiet(pair) - 1;
     const fullCollections = extraFullCollectionShare(timed);
     const total = instructions + fullCollections;

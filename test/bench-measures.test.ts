@@ -113,7 +113,14 @@ describe("the logs-and-metrics target", () => {
     expect(readTarget([timed(0, 0)], [counted(1060)])?.met).toBe(false);
   });
 
-  it("is not decided without instruction counts", () => {
+  it("is not decided without instruction counts, nor without both sides' native GC traces", () => {
     expect(readTarget([timed(0, 0)], [])).toMatchObject({ met: undefined });
+    const untraced = timed(0, 0);
+    untraced.ours = summarize("observed", [{ ...round(10_000, 500, 0), serverGc: undefined }], undefined);
+    expect(readTarget([untraced], [counted(1040)])).toMatchObject({
+      met: undefined,
+      measured: expect.stringMatching(/^full collections not traced natively/),
+    });
+    expect(readTarget([], [counted(1040)])).toMatchObject({ met: undefined });
   });
 });
