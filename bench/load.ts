@@ -30,6 +30,8 @@ export interface LoadResult {
   serverCpuMicros?: number;
   /** The same for the server's main thread alone. */
   serverMainThreadCpuMicros?: number;
+  /** How often per request the server's main thread was preempted (non-voluntary context switches). */
+  serverMainThreadPreemptions?: number;
   /** The server's garbage collections during the round, when it traced them (`--trace-gc`). */
   serverGc?: GcTally;
   firstBad?: string;

@@ -19,6 +19,8 @@ export interface SideResult {
   cpuMicros: number | undefined;
   /** The same for the server's main thread alone. */
   mainThreadCpuMicros: number | undefined;
+  /** How often per request its main thread was preempted (older reports: none). */
+  mainThreadPreemptions: number | undefined;
   /** Garbage collections over the measured rounds, with their requests, when the server traced them. */
   gc?: GcTally & { requests: number };
   rounds: LoadResult[];
@@ -90,6 +92,7 @@ export function summarize(label: string, rounds: LoadResult[], rssMiB: number | 
     rssMiB,
     cpuMicros: medianOf(rounds.map((r) => r.serverCpuMicros)),
     mainThreadCpuMicros: medianOf(rounds.map((r) => r.serverMainThreadCpuMicros)),
+    mainThreadPreemptions: medianOf(rounds.map((r) => r.serverMainThreadPreemptions)),
     ...gcOver(rounds),
     rounds,
   };
@@ -141,9 +144,12 @@ export function evaluateTargets(scenarios: ScenarioResult[], counted: CountedPai
   // spread from one run to the next is larger than the cost it would decide (README, Performance).
   const cost = (name: string, goal: string, max: number): TargetResult => {
     const timed = find(`observability-${name}`);
-    const inTime = timed
-      ? ` (in time, loaded at once: req/s ${fmt(timed.ratio, 2)}×, main thread ${fmt(timed.mainThreadCpuRatio, 3)}× CPU per request)`
-      : "";
+    const alone = find(`observability-${name}-alone`);
+    const readings = [
+      timed && `loaded at once: ${inTimeText(timed)}`,
+      alone && `each alone in turn: ${inTimeText(alone)}`,
+    ].filter(Boolean);
+    const inTime = readings.length ? ` (in time, ${readings.join("; ")})` : "";
     const pair = counted.find((p) => p.name === name);
     if (!pair) return { goal, measured: `instructions not counted${inTime}`, met: undefined };
     // Without both sides' traces the full collections would read as free.
@@ -174,6 +180,9 @@ export function evaluateTargets(scenarios: ScenarioResult[], counted: CountedPai
     cost("upsert", "logs at info + metrics cost ≤ 5 % of upserts", 0.05),
   ];
 }
+
+const inTimeText = (s: ScenarioResult) =>
+  `req/s ${fmt(s.ratio, 2)}×, main thread ${fmt(s.mainThreadCpuRatio, 3)}× CPU per request`;
 
 const fmt = (n: number | undefined, maxDigits = 0) =>
   n === undefined || Number.isNaN(n) ? "—" : n.toLocaleString("en-US", { maximumFractionDigits: maxDigits });
@@ -208,7 +217,8 @@ export function toMarkdown(report: Report): string {
     `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node} (${m.platform}). PostgreSQL 15 seeded with ${fmt(s.rows)} rows ` +
       `over ${fmt(s.identifiers)} identifiers × 3 tenants (PGlite: ${fmt(s.embeddedRows)}). autocannon: ${s.connections} connections, ${s.warmupSeconds} s warm-up per ` +
       `server and scenario, then ${s.rounds} × ${s.durationSeconds} s rounds per server, alternating in mirrored pairs (A B B A); ` +
-      "the observability pairs instead load both servers at once, half the connections each, the first load started alternating. " +
+      "the observability pairs load both servers at once, half the connections each, the first load started alternating, " +
+      "then each alone in turn (A B B A, 2 rounds of at most 5 s a side and pair). " +
       "Figures are medians over the rounds; the ratio is the median over the pairs of rounds. CPU µs/req: CPU time (user + system) of the serving node process per request. RSS: VmRSS of the " +
       "serving node process at the end of the scenario. Load generator, servers and database share the machine." +
       oursEnvNote(s.oursEnv),
@@ -266,10 +276,17 @@ function mainThreadLines(scenarios: ScenarioResult[]): string[] {
       : "";
     return [
       `- ${sc.title}: main-thread CPU per request ${fmt(sc.ours.mainThreadCpuMicros)} vs ${fmt(sc.baseline.mainThreadCpuMicros)} µs, ` +
-        `observed / quiet **${sc.mainThreadCpuRatio.toFixed(3)}×** (median${spread})${gcText(sc.ours.gc, sc.baseline.gc)}`,
+        `observed / quiet **${sc.mainThreadCpuRatio.toFixed(3)}×** (median${spread})` +
+        `${preemptionText(sc.ours, sc.baseline)}${gcText(sc.ours.gc, sc.baseline.gc)}`,
     ];
   });
   return lines.length ? ["Main thread (where requests run), same rounds:", "", ...lines, ""] : [];
+}
+
+/** How often each side's main thread was preempted per request, when read (median over the rounds). */
+function preemptionText(observed: SideResult, quiet: SideResult): string {
+  if (observed.mainThreadPreemptions === undefined || quiet.mainThreadPreemptions === undefined) return "";
+  return `; preempted ${fmt(observed.mainThreadPreemptions, 2)} vs ${fmt(quiet.mainThreadPreemptions, 2)} times per request`;
 }
 
 /** Both sides' garbage collections per 100,000 requests, when traced. */

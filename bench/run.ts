@@ -18,8 +18,8 @@
  *
  * Scenarios: read, upsert, list, mixed (90 % reads), jwks (RS256 via a local JWKS, ours vs ours HS256),
  * observability (read and upsert with logs at info and metrics on, ours vs ours with both off: in
- * time, both loaded at once over several pairs of fresh servers; then in instructions per request
- * under callgrind, which its targets read: bench/instructions.ts),
+ * time over several pairs of fresh servers, both loaded at once, then each alone in turn; then in
+ * instructions per request under callgrind, which its targets read: bench/instructions.ts),
  * embedded (PGlite, ours only, at most 10,000 rows). Every response is checked; one bad response,
  * or a table that lost an acknowledged write, fails the run (exit code 1).
  * PostgreSQL: a throwaway PostgreSQL 15 from .ci/postgres.sh, or BENCH_DATABASE_URL (whose
@@ -253,10 +253,12 @@ async function load(
 ) {
   const cpuBefore = side.server.cpuSeconds();
   const mainBefore = side.server.mainThreadCpuSeconds();
+  const preemptionsBefore = side.server.mainThreadPreemptions();
   const gcBefore = side.server.gcSoFar();
   const result = await runLoad(side.server.url, workload(name, side.target), connections, secs, amount);
   const cpuAfter = side.server.cpuSeconds();
   const mainAfter = side.server.mainThreadCpuSeconds();
+  const preemptionsAfter = side.server.mainThreadPreemptions();
   result.serverGc = gcBetween(gcBefore, side.server.gcSoFar());
   const perRequest = (before: number | undefined, after: number | undefined) =>
     before !== undefined && after !== undefined && result.requests > 0
@@ -264,6 +266,9 @@ async function load(
       : undefined;
   result.serverCpuMicros = perRequest(cpuBefore, cpuAfter);
   result.serverMainThreadCpuMicros = perRequest(mainBefore, mainAfter);
+  if (preemptionsBefore !== undefined && preemptionsAfter !== undefined && result.requests > 0) {
+    result.serverMainThreadPreemptions = (preemptionsAfter - preemptionsBefore) / result.requests;
+  }
   log(
     `  ${scenario.padEnd(15)} ${side.label.padEnd(22)} ${phase.padEnd(9)} ${Math.round(result.requestsPerSecond)
       .toString()
@@ -333,6 +338,42 @@ async function together(o: Options, scenario: string, a: Side, b: Side, name: Wo
     rb.push(resultB);
   }
   return { ra, rb };
+}
+
+/**
+ * The observability pair loaded alone in turn, after its rounds at once: 2 rounds of 5 s per side
+ * and server pair, A B B A, so 16 a side over 8 pairs; still, an A/A's pairs of rounds spread from
+ * 0.70× to 1.21× (2026-12-07T17-06-17-184Z). No warm-up: the rounds at once warmed both.
+ */
+const aloneInTurn = (o: Options): Options => ({ ...o, warmup: 0, rounds: 2, duration: Math.min(o.duration, 5) });
+
+/**
+ * Observed / quiet per pair of rounds, in req/s and in main-thread CPU per request (how much more
+ * the observed server's main thread worked for each), and their medians.
+ */
+function observedOverQuietResult(
+  name: string,
+  title: string,
+  label: string,
+  rounds: { ra: LoadResult[]; rb: LoadResult[] },
+  rss: { observed?: number; quiet?: number } | undefined,
+): ScenarioResult {
+  const { ra, rb } = rounds;
+  const ratios = ra.map((a, i) => a.requestsPerSecond / (rb[i]?.requestsPerSecond ?? Number.NaN));
+  const mainThreadCpuRatios = ra.flatMap((a, i) => {
+    const quiet = rb[i]?.serverMainThreadCpuMicros;
+    return a.serverMainThreadCpuMicros && quiet ? [a.serverMainThreadCpuMicros / quiet] : [];
+  });
+  return {
+    name,
+    title,
+    ours: summarize(label, ra, rss?.observed),
+    baseline: summarize(QUIET_LABEL, rb, rss?.quiet),
+    ratios,
+    ratio: median(ratios),
+    mainThreadCpuRatios,
+    ...(mainThreadCpuRatios.length > 0 && { mainThreadCpuRatio: median(mainThreadCpuRatios) }),
+  };
 }
 
 /** The ratio is A / B per pair of rounds, and their median. */
@@ -432,11 +473,15 @@ async function benchPostgres(
     // checks. So both sides run at once (see `together`), and `processPairs` pairs of fresh servers
     // do it, because two processes of the same code also differ (now and then one runs ~30 % slower
     // for its whole life, 2026-12-06T22-40-54-076Z); the ratio is the median over all their rounds
-    // (an even number of pairs: each side starts first as often).
+    // (an even number of pairs: each side starts first as often). Loaded at once, each main thread is
+    // preempted about once per read, alone once in 5–8: so each pair is also loaded alone, in turn,
+    // and the report gives both readings (alone, the observed side's extra CPU per read stayed:
+    // 2026-12-07T16-46-44-297Z, README Performance).
     // The observed side runs as `npm start` does: logs at info, metrics on. The baseline turns both off.
     const names = ["read", "upsert"] as const;
     const label = observedLabel(o);
-    const rounds = new Map(names.map((name) => [name, { ra: [] as LoadResult[], rb: [] as LoadResult[] }]));
+    const atOnce = new Map(names.map((name) => [name, { ra: [] as LoadResult[], rb: [] as LoadResult[] }]));
+    const alone = new Map(names.map((name) => [name, { ra: [] as LoadResult[], rb: [] as LoadResult[] }]));
     // RSS at the end of each scenario, of the last pair (its servers are stopped when it is reported).
     const rss = new Map<string, { observed?: number; quiet?: number }>();
     buildOurs();
@@ -452,37 +497,37 @@ async function benchPostgres(
       const [observedServer, quietServer] = observedFirst ? [firstServer, secondServer] : [secondServer, firstServer];
       const observed: Side = { label, server: observedServer, target: { ...ours.target } };
       const quiet: Side = { label: QUIET_LABEL, server: quietServer, target: { ...ours.target } };
+      // Either way round, the results come back observed first.
+      const inOrder = async (measure: (a: Side, b: Side) => Promise<{ ra: LoadResult[]; rb: LoadResult[] }>) =>
+        observedFirst ? measure(observed, quiet) : measure(quiet, observed).then(({ ra, rb }) => ({ ra: rb, rb: ra }));
       for (const name of names) {
         const scenario = `observability-${name}`;
-        const { ra, rb } = observedFirst
-          ? await together(o, scenario, observed, quiet, name)
-          : await together(o, scenario, quiet, observed, name).then(({ ra, rb }) => ({ ra: rb, rb: ra }));
-        rounds.get(name)?.ra.push(...ra);
-        rounds.get(name)?.rb.push(...rb);
+        const loadedAtOnce = await inOrder((a, b) => together(o, scenario, a, b, name));
+        atOnce.get(name)?.ra.push(...loadedAtOnce.ra);
+        atOnce.get(name)?.rb.push(...loadedAtOnce.rb);
+        // Then each alone, all the connections, in turn (A B B A): no second server shares the
+        // cores, so neither main thread is preempted by the other (warm from the rounds at once).
+        const inTurn = await inOrder((a, b) => alternate(aloneInTurn(o), `${scenario}-alone`, a, b, name));
+        alone.get(name)?.ra.push(...inTurn.ra);
+        alone.get(name)?.rb.push(...inTurn.rb);
         rss.set(name, { observed: observed.server.rssMiB(), quiet: quiet.server.rssMiB() });
       }
       await Promise.all([observed.server.stop(), quiet.server.stop()]);
     }
+    const versus = `${label.slice("ours, ".length)} vs logs + metrics off`;
     for (const name of names) {
-      const r = rounds.get(name);
-      if (!r) continue;
-      const ratios = r.ra.map((a, i) => a.requestsPerSecond / (r.rb[i]?.requestsPerSecond ?? Number.NaN));
-      // Observed / quiet: how much more the observed server's main thread worked per request over
-      // the same seconds. Host slowdowns fall on both sides alike, as they do on req/s.
-      const mainThreadCpuRatios = r.ra.flatMap((a, i) => {
-        const quiet = r.rb[i]?.serverMainThreadCpuMicros;
-        return a.serverMainThreadCpuMicros && quiet ? [a.serverMainThreadCpuMicros / quiet] : [];
-      });
-      results.push({
-        name: `observability-${name}`,
-        title: `${name}, ${label.slice("ours, ".length)} vs logs + metrics off (loaded at once, ${o.processPairs} server pairs)`,
-        ours: summarize(label, r.ra, rss.get(name)?.observed),
-        baseline: summarize(QUIET_LABEL, r.rb, rss.get(name)?.quiet),
-        ratios,
-        ratio: median(ratios),
-        mainThreadCpuRatios,
-        ...(mainThreadCpuRatios.length > 0 && { mainThreadCpuRatio: median(mainThreadCpuRatios) }),
-      });
+      const sides = rss.get(name);
+      const pairs = `${o.processPairs} server pairs`;
+      const both = atOnce.get(name);
+      if (both) {
+        const title = `${name}, ${versus} (loaded at once, ${pairs})`;
+        results.push(observedOverQuietResult(`observability-${name}`, title, label, both, sides));
+      }
+      const inTurn = alone.get(name);
+      if (inTurn) {
+        const title = `${name}, ${versus} (each loaded alone in turn, ${pairs})`;
+        results.push(observedOverQuietResult(`observability-${name}-alone`, title, label, inTurn, sides));
+      }
     }
     checks.push(await check(query, ourLedger, "observability"));
     // The targets read instructions: in time the pair's spread is larger than the cost (README, Performance).

@@ -30,6 +30,11 @@ export interface ServerProcess {
    * garbage collector's helpers, the compiler's and the thread pool's threads.
    */
   mainThreadCpuSeconds(): number | undefined;
+  /**
+   * How often the kernel has taken the CPU from the main thread while it could still run
+   * (non-voluntary context switches so far): each time, its caches may be refilled when it resumes.
+   */
+  mainThreadPreemptions(): number | undefined;
   /** Garbage collections so far, as `--trace-gc` printed them (none without it). */
   gcSoFar(): GcTally;
   /** SIGTERM, wait for a graceful exit (SIGKILL after 20 s). Idempotent. */
@@ -80,6 +85,10 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
     mainThreadCpuSeconds: () => {
       const serving = serverPid(pid);
       return readCpuSeconds(serving, serving);
+    },
+    mainThreadPreemptions: () => {
+      const serving = serverPid(pid);
+      return readPreemptions(serving, serving);
     },
     output,
     stop() {
@@ -209,6 +218,17 @@ export function readCpuSeconds(pid: number, thread?: number): number | undefined
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     ticksPerSecond ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
     return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A thread's non-voluntary context switches so far (proc(5), /proc/<pid>/task/<tid>/status). */
+export function readPreemptions(pid: number, thread: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/task/${thread}/status`, "utf8");
+    const count = /^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1];
+    return count === undefined ? undefined : Number(count);
   } catch {
     return undefined;
   }

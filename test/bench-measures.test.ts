@@ -7,6 +7,7 @@ import { gcTracker, NO_GC, TRACE_GC, tallyLine } from "../bench/gc-trace.js";
 import type { CountedPair } from "../bench/instructions.js";
 import type { LoadResult } from "../bench/load.js";
 import { evaluateTargets, extraFullCollectionShare, type ScenarioResult, summarize } from "../bench/report.js";
+import { readPreemptions } from "../bench/servers.js";
 
 // What the bench decides the logs-and-metrics target from: native GC traces and instruction counts.
 
@@ -122,5 +123,35 @@ describe("the logs-and-metrics target", () => {
       measured: expect.stringMatching(/^full collections not traced natively/),
     });
     expect(readTarget([], [counted(1040)])).toMatchObject({ met: undefined });
+  });
+
+  it("prints beside the verdict both readings in time: loaded at once and each alone in turn", () => {
+    const alone: ScenarioResult = {
+      name: "observability-read-alone",
+      title: "read, alone",
+      ours: summarize("observed", [round(10_000, 515, 0)], undefined),
+      baseline: summarize("quiet", [round(10_000, 500, 0)], undefined),
+      ratios: [0.97],
+      ratio: 0.97,
+      mainThreadCpuRatios: [1.03],
+      mainThreadCpuRatio: 1.03,
+    };
+    const atOnce = { ...timed(0, 0), mainThreadCpuRatio: 1.061 };
+    expect(readTarget([atOnce, alone], [counted(1030)])?.measured).toBe(
+      "+3.0 %: instructions per request +3.0 %, full collections natively +0.0 % (in time, loaded at once: " +
+        "req/s 1×, main thread 1.061× CPU per request; each alone in turn: req/s 0.97×, main thread 1.03× CPU per request)",
+    );
+    // The time readings inform; the verdict stays the count's.
+    expect(readTarget([{ ...atOnce, mainThreadCpuRatio: 1.2 }, alone], [counted(1030)])?.met).toBe(true);
+  });
+});
+
+describe("main-thread preemptions", () => {
+  it("reads this process's main thread's non-voluntary context switches, a count that only grows", () => {
+    const first = readPreemptions(process.pid, process.pid);
+    expect(first).toEqual(expect.any(Number));
+    const later = readPreemptions(process.pid, process.pid) ?? -1;
+    expect(later).toBeGreaterThanOrEqual(first ?? 0);
+    expect(readPreemptions(process.pid, 0)).toBeUndefined();
   });
 });
