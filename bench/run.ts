@@ -347,6 +347,11 @@ async function together(o: Options, scenario: string, a: Side, b: Side, name: Wo
  */
 const aloneInTurn = (o: Options): Options => ({ ...o, warmup: 0, rounds: 2, duration: Math.min(o.duration, 5) });
 
+/** A's req/s over B's, pair of rounds by pair of rounds. */
+function requestRateRatios(ra: LoadResult[], rb: LoadResult[]): number[] {
+  return ra.map((a, i) => a.requestsPerSecond / (rb[i]?.requestsPerSecond ?? Number.NaN));
+}
+
 /**
  * Observed / quiet per pair of rounds, in req/s and in main-thread CPU per request (how much more
  * the observed server's main thread worked for each), and their medians.
@@ -359,7 +364,7 @@ function observedOverQuietResult(
   rss: { observed?: number; quiet?: number } | undefined,
 ): ScenarioResult {
   const { ra, rb } = rounds;
-  const ratios = ra.map((a, i) => a.requestsPerSecond / (rb[i]?.requestsPerSecond ?? Number.NaN));
+  const ratios = requestRateRatios(ra, rb);
   const mainThreadCpuRatios = ra.flatMap((a, i) => {
     const quiet = rb[i]?.serverMainThreadCpuMicros;
     return a.serverMainThreadCpuMicros && quiet ? [a.serverMainThreadCpuMicros / quiet] : [];
@@ -379,7 +384,7 @@ function observedOverQuietResult(
 /** The ratio is A / B per pair of rounds, and their median. */
 async function compare(o: Options, scenario: string, title: string, a: Side, b: Side, name: WorkloadName) {
   const { ra, rb } = await alternate(o, scenario, a, b, name);
-  const ratios = ra.map((r, i) => r.requestsPerSecond / (rb[i]?.requestsPerSecond ?? Number.NaN));
+  const ratios = requestRateRatios(ra, rb);
   return {
     name: scenario,
     title,

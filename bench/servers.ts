@@ -75,27 +75,27 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
     throw error;
   });
   let stopping: Promise<void> | undefined;
+  // The serving node is found once, after its ready line: every reading below would walk /proc again.
+  let serving: number | undefined;
+  const servingPid = () => {
+    serving ??= serverPid(pid);
+    return serving;
+  };
   return {
     name: spec.name,
     url,
     pid,
-    rssMiB: () => readRssMiB(serverPid(pid)),
-    cpuSeconds: () => readCpuSeconds(serverPid(pid)),
+    rssMiB: () => readRssMiB(servingPid()),
+    cpuSeconds: () => readCpuSeconds(servingPid()),
     gcSoFar: gcTracker(outputFile),
-    mainThreadCpuSeconds: () => {
-      const serving = serverPid(pid);
-      return readCpuSeconds(serving, serving);
-    },
-    mainThreadPreemptions: () => {
-      const serving = serverPid(pid);
-      return readPreemptions(serving, serving);
-    },
+    mainThreadCpuSeconds: () => readCpuSeconds(servingPid(), servingPid()),
+    mainThreadPreemptions: () => readPreemptions(servingPid(), servingPid()),
     output,
     stop() {
       stopping ??= (async () => {
         if (alive) {
           // The serving node itself: wrappers (npm, sh, tsx) follow it out when it exits.
-          signal(serverPid(pid), "SIGTERM");
+          signal(servingPid(), "SIGTERM");
           const timer = setTimeout(() => signal(-pid, "SIGKILL"), STOP_TIMEOUT_MS);
           await exited;
           clearTimeout(timer);
