@@ -5,7 +5,7 @@ import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { principalFromClaims } from "../src/auth/principal.js";
 import { createLogger, isoTimeOncePerSecond, jsonString } from "../src/observability/logger.js";
-import { requestLogging } from "../src/observability/logging.js";
+import { hundredthsText, requestLogging } from "../src/observability/logging.js";
 import { emptySummary, type RequestSummary } from "../src/observability/request-summary.js";
 import { createTestApp, TEST_SECRET, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
@@ -458,6 +458,13 @@ describe("log line format", () => {
     text = "";
     logger.info(first.fields, "graphql request");
     expect(ours).toBe(text);
+  });
+
+  it("durations print as JSON prints them rounded to hundredths", () => {
+    const durations = [0, 0.004, 0.005, 0.07, 0.1, 0.995, 1, 1.254, 1.255, 9.99, 12, 12.3, 12.34, 100.05, 59_999.999];
+    // And a spread of arbitrary ones, from microseconds to hours.
+    for (let i = 0; i < 2_000; i++) durations.push(Math.random() * 10 ** ((i % 8) - 1));
+    for (const ms of durations) expect(hundredthsText(ms)).toBe(JSON.stringify(Math.round(ms * 100) / 100));
   });
 
   it("jsonString quotes and escapes exactly as JSON.stringify", () => {

@@ -1,3 +1,5 @@
+// Not the global: `performance` on globalThis is an accessor, looked up again on every call.
+import { performance } from "node:perf_hooks";
 import { type PGlite, protocol, types } from "@electric-sql/pglite";
 import { type RunnerOptions, type SqlArg, type TransactionalRunner, toDriverArg } from "./sql.js";
 

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+// Not the global: `performance` on globalThis is an accessor, looked up again on every call.
+import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import type { StatementTiming } from "./statement-timing.js";
 import { createOutageLog, toServiceUnavailable } from "./unavailable.js";

@@ -1,3 +1,6 @@
+// Not the global: `performance` on globalThis is an accessor, looked up again on every call.
+import { performance } from "node:perf_hooks";
+
 /** Sees the duration of one statement, in seconds (the metrics' histogram). */
 export type StatementObserver = (seconds: number) => void;
 

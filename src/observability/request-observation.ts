@@ -1,3 +1,5 @@
+// Not the global: `performance` on globalThis is an accessor, looked up again on every call.
+import { performance } from "node:perf_hooks";
 import type { Plugin } from "graphql-yoga";
 import type { GraphQLContext } from "../graphql/builder.js";
 import { REQUEST_ID_HEADER, requestIdOf, type ServerContext, stampRequestIds } from "./request-id.js";

@@ -1,4 +1,6 @@
 import type { IncomingMessage } from "node:http";
+// Not the global: `performance` on globalThis is an accessor, looked up again on every call.
+import { performance } from "node:perf_hooks";
 import { type DocumentNode, type GraphQLError, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Principal } from "../auth/principal.js";
