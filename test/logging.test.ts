@@ -462,8 +462,9 @@ describe("log line format", () => {
 
   it("durations print as JSON prints them rounded to hundredths", () => {
     const durations = [0, 0.004, 0.005, 0.07, 0.1, 0.995, 1, 1.254, 1.255, 9.99, 12, 12.3, 12.34, 100.05, 59_999.999];
-    // And a spread of arbitrary ones, from microseconds to hours.
-    for (let i = 0; i < 2_200; i++) durations.push(Math.random() * 10 ** ((i % 11) - 3));
+    // And a spread of arbitrary ones, from microseconds to hours, the same on every run (a failure
+    // reproduces): the fractional parts of multiples of the golden ratio.
+    for (let i = 1; i <= 2_200; i++) durations.push(((i * 0.6180339887498949) % 1) * 10 ** ((i % 11) - 3));
     for (const ms of durations) expect(hundredthsText(ms)).toBe(JSON.stringify(Math.round(ms * 100) / 100));
   });
 
