@@ -14,7 +14,6 @@ import { serveWebSockets } from "./graphql/web-sockets.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { requestLogging } from "./observability/logging.js";
 import { createMetrics, METRICS_PATH, metricsEndpoint } from "./observability/metrics.js";
-import { observationQueue } from "./observability/observation-queue.js";
 import { PROBE_PATHS, useProbes } from "./observability/probes.js";
 import type { ServerContext } from "./observability/request-id.js";
 import { useRequestObservation } from "./observability/request-observation.js";
@@ -42,11 +41,6 @@ export interface App {
   services: Services;
   /** Listens on config.port/host; resolves once listening. */
   listen(): Promise<Server>;
-  /**
-   * Observes the requests answered so far (their log lines, their metrics) now, not within
-   * OBSERVATION_DELAY_MS (src/observability/observation-queue.ts): for callers that read the log.
-   */
-  flushObservations(): void;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes the database. */
   close(): Promise<void>;
 }
@@ -89,14 +83,11 @@ export async function createApp({
   await listeningFor(services);
   // Unexpected errors are logged at error level, by the request log: it is on unless that level is off.
   const requestLogged = logger.isLevelEnabled("error");
-  // What reads each request's summary once its response is out, in batches; none: nothing is noted.
+  // What reads each request's summary once its response is out.
   const observers: SummaryObserver[] = [
     ...(requestLogged ? [requestLogging(logger)] : []),
     ...(metrics ? [metrics.observeRequest] : []),
   ];
-  const observations = observers.length
-    ? observationQueue(observers, (err) => logger.error({ err }, "Request observer failed"))
-    : undefined;
   const rateLimiter = await createRateLimiter(config);
 
   const yoga = createYoga<ServerContext, GraphQLContext>({
@@ -137,20 +128,19 @@ export async function createApp({
         : []),
       useProbes(db, {
         draining: () => closing,
-        endpoints: new Map(
-          metrics ? [[METRICS_PATH, metricsEndpoint(metrics, config.metrics, () => observations?.flush())]] : [],
-        ),
+        endpoints: new Map(metrics ? [[METRICS_PATH, metricsEndpoint(metrics, config.metrics)]] : []),
       }),
       useInputErrorCodes(),
       ...useGraphQLLimits(config.graphql),
       // After the plugins that rewrite results: the summary holds the codes clients receive.
-      useRequestObservation(observations),
+      useRequestObservation(observers),
     ],
   });
 
   let closing = false;
+  const observed = observers.length > 0;
   const server = createServer((req, res) => {
-    if (observations) stampArrival(req);
+    if (observed) stampArrival(req);
     // During shutdown, responses tell keep-alive clients to go (see close()).
     if (closing) res.setHeader("connection", "close");
     return yoga(req, res);
@@ -178,7 +168,6 @@ export async function createApp({
   return {
     yoga,
     services,
-    flushObservations: () => observations?.flush(),
     listen: () =>
       new Promise((resolve, reject) => {
         server.once("error", reject);
@@ -206,8 +195,6 @@ export async function createApp({
         clearInterval(sweep);
         clearTimeout(timer);
       }
-      // The last requests' lines and metrics, before the caller flushes the logger.
-      observations?.flush();
       // After the drain: the changes of the last writes still reach the other instances.
       await services.changes.close();
       await rateLimiter.close();

@@ -6,7 +6,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { principalFromClaims } from "../src/auth/principal.js";
 import { createLogger, isoTimeOncePerSecond, jsonString } from "../src/observability/logger.js";
 import { hundredthsText, requestLogging } from "../src/observability/logging.js";
-import { OBSERVATION_DELAY_MS } from "../src/observability/observation-queue.js";
 import { emptySummary, type RequestSummary } from "../src/observability/request-summary.js";
 import { createTestApp, TEST_SECRET, type TestApp } from "./support/app.js";
 import { backends } from "./support/backends.js";
@@ -64,8 +63,6 @@ describe.each(backends)("request log on $name", (backend) => {
       body: JSON.stringify(body),
     });
     const text = await response.text();
-    // The line is written within OBSERVATION_DELAY_MS; here, at once.
-    t.app.flushObservations();
     return { status: response.status, requestId: response.headers.get("x-request-id"), body: JSON.parse(text), text };
   }
 
@@ -74,7 +71,6 @@ describe.each(backends)("request log on $name", (backend) => {
 
   /** The one request line logged since the last clear(). */
   function requestLine(): LogLine {
-    t.app.flushObservations();
     const lines = log.lines().filter((l) => l.msg === "graphql request");
     expect(lines).toHaveLength(1);
     return lines[0] as LogLine;
@@ -221,17 +217,6 @@ describe.each(backends)("request log on $name", (backend) => {
     expect(requestLine().durationMs).toBeGreaterThanOrEqual(150);
   });
 
-  it("without a flush, the line is still written (by the queue's timer: observation-queue.test.ts)", async () => {
-    const response = await t.app.yoga.fetch("http://yoga/graphql", {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-request-id": "later-1" },
-      body: JSON.stringify({ query: print(GetMetadataForKey), variables: { ...ACCOUNT, key: "theme" } }),
-    });
-    await response.text();
-    const written = () => log.lines().filter((l) => l.requestId === "later-1");
-    await vi.waitFor(() => expect(written()).toHaveLength(1), { timeout: 2_000, interval: OBSERVATION_DELAY_MS });
-  });
-
   it("each request gets its own id", async () => {
     const first = await write("x", { authorization: `Bearer ${token}` });
     const second = await write("y", { authorization: `Bearer ${token}` });
@@ -244,7 +229,6 @@ describe.each(backends)("request log on $name", (backend) => {
       await response.text();
       expect(response.headers.get("x-request-id"), path).toBe("probe-1");
     }
-    t.app.flushObservations();
     expect(log.lines()).toEqual([]);
   });
 
@@ -332,22 +316,6 @@ describe.each(backends)("request log on $name", (backend) => {
   });
 });
 
-describe("shutdown", () => {
-  const backend = backends[0];
-  if (!backend) throw new Error("no backend");
-
-  it("writes the lines of the requests answered last before it closes", async () => {
-    const log = await captureLog("info");
-    const t = await createTestApp(backend, {}, { logger: log.logger });
-    const token = await t.token(CALLER);
-    await t.execute({ document: UpdateMetadata, variables: { input: { ...ACCOUNT, key: "k", value: "v" } }, token });
-    await t.execute({ document: GetMetadataForKey, variables: { ...ACCOUNT, key: "k" }, token });
-    await t.close();
-    const lines = log.lines().filter((l) => l.msg === "graphql request");
-    expect(lines.map((l) => l.operationName)).toEqual(["UpdateMetadata", "GetMetadataForKey"]);
-  });
-});
-
 describe("LOG_LEVEL", () => {
   const backend = backends[0];
   if (!backend) throw new Error("no backend");
@@ -358,11 +326,9 @@ describe("LOG_LEVEL", () => {
     try {
       const token = await t.token(CALLER);
       await t.execute({ document: UpdateMetadata, variables: { input: { ...ACCOUNT, key: "k", value: "v" } }, token });
-      t.app.flushObservations();
       expect(log.lines()).toEqual([]);
       vi.spyOn(t.app.services.metadata, "setEntry").mockRejectedValue(new Error("boom"));
       await t.execute({ document: UpdateMetadata, variables: { input: { ...ACCOUNT, key: "k", value: "v" } }, token });
-      t.app.flushObservations();
       expect(log.lines().map((l) => [l.level, l.msg])).toEqual([["error", "Unexpected error"]]);
     } finally {
       vi.restoreAllMocks();
@@ -400,10 +366,10 @@ describe("log line format", () => {
   const summary = (fields: Partial<RequestSummary>): RequestSummary => ({
     ...emptySummary(0),
     durationMs: 1.254,
-    requestId: "r-1",
     processed: true,
     ...fields,
   });
+  const request = new Request("http://localhost/graphql", { headers: { "x-request-id": "r-1" } });
   const cases = [
     {
       name: "a caller with strings that need escaping, error codes",
@@ -464,7 +430,7 @@ describe("log line format", () => {
     const log = await captureLog("info");
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(new Date("2026-12-07T01:02:03.004Z"));
-    requestLogging(log.logger)({ ...c.summary, status: c.status });
+    requestLogging(log.logger)(c.summary, new Response(null, { status: c.status }), request, {});
     const ours = log.text();
     log.clear();
     log.logger.info(c.fields, "graphql request");
@@ -487,7 +453,7 @@ describe("log line format", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(new Date("2026-12-07T01:02:03.004Z"));
     const first = cases[0] as (typeof cases)[number];
-    requestLogging(logger)({ ...first.summary, status: first.status });
+    requestLogging(logger)(first.summary, new Response(null, { status: first.status }), request, {});
     const ours = text;
     text = "";
     logger.info(first.fields, "graphql request");

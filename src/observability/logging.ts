@@ -1,9 +1,10 @@
 import { jsonString, type Logger, lineWriter } from "./logger.js";
+import { requestIdOf } from "./request-id.js";
 import { outcomeOf, type RequestSummary, type SummaryObserver } from "./request-summary.js";
 
 /**
- * One line per GraphQL request, shortly after its response is out (observation-queue.ts): request
- * id, operation, caller, duration, HTTP status, outcome and error codes. Only names, ids and codes: never the document, variables,
+ * One line per GraphQL request, once its response is out: request id, operation, caller, duration,
+ * HTTP status, outcome and error codes. Only names, ids and codes: never the document, variables,
  * values or headers, so neither a token nor a stored value can reach the log.
  * Each unexpected error (masked as INTERNAL_SERVER_ERROR for the client, with the same request id)
  * is logged once before it, at error level, with its stack.
@@ -12,12 +13,12 @@ export function requestLogging(logger: Logger): SummaryObserver {
   // The level is set once, at start-up.
   const requestLines = logger.isLevelEnabled("info");
   const writeLine = lineWriter(logger, "info", "graphql request");
-  return (summary) => {
+  return (summary, response, request, serverContext) => {
+    const requestId = requestIdOf(request, serverContext);
     if (summary.unexpectedErrors) {
-      for (const err of summary.unexpectedErrors)
-        logger.error({ requestId: summary.requestId, err }, "Unexpected error");
+      for (const err of summary.unexpectedErrors) logger.error({ requestId, err }, "Unexpected error");
     }
-    if (requestLines) writeLine(requestMembers(summary));
+    if (requestLines) writeLine(requestMembers(summary, response.status, requestId));
   };
 }
 
@@ -26,8 +27,8 @@ export function requestLogging(logger: Logger): SummaryObserver {
  * operationName, operationType, batchSize, tenant, sub, clientId, durationMs, status, outcome,
  * errorCodes; a field without a value is left out.
  */
-function requestMembers(summary: RequestSummary): string {
-  const { requestId, operationName, operationType, batchSize, principal, status, errorCodes } = summary;
+function requestMembers(summary: RequestSummary, status: number, requestId: string): string {
+  const { operationName, operationType, batchSize, principal, errorCodes } = summary;
   let members = `,"requestId":${jsonString(requestId)}`;
   if (operationName !== undefined) members += `,"operationName":${jsonString(operationName)}`;
   if (operationType !== undefined) members += `,"operationType":${jsonString(operationType)}`;

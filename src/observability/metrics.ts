@@ -194,14 +194,9 @@ function processRegistry(): Registry {
  * GET (or HEAD) /metrics in Prometheus' text format; with METRICS_TOKEN, only for `Authorization: Bearer
  * <token>`. Served with the probes (useProbes' one onRequest hook), before GraphQL processing: it is
  * neither logged nor counted as a request. GraphQL requests are observed through their summary
- * (useRequestObservation, Metrics.observeRequest), in batches: `beforeCollect` observes those still
- * waiting, so a scrape counts every request answered before it.
+ * (useRequestObservation, Metrics.observeRequest).
  */
-export function metricsEndpoint(
-  metrics: Metrics,
-  { token }: { token: string | undefined },
-  beforeCollect: () => void = () => {},
-): OperatorEndpoint {
+export function metricsEndpoint(metrics: Metrics, { token }: { token: string | undefined }): OperatorEndpoint {
   const expected = token === undefined ? undefined : digest(token);
   return (request, fetchAPI) => {
     // HEAD (a reachability check) gets the status and headers only, as HTTP wants (Node's server
@@ -215,7 +210,6 @@ export function metricsEndpoint(
     }
     const headers = { "content-type": metrics.registry.contentType };
     if (head) return new fetchAPI.Response(null, { headers });
-    beforeCollect();
     return metrics.registry.metrics().then((text) => new fetchAPI.Response(text, { headers }));
   };
 }

@@ -2,13 +2,12 @@
 import { performance } from "node:perf_hooks";
 import type { Plugin } from "graphql-yoga";
 import type { GraphQLContext } from "../graphql/builder.js";
-import type { ObservationQueue } from "./observation-queue.js";
 import { REQUEST_ID_HEADER, requestIdOf, type ServerContext, stampRequestIds } from "./request-id.js";
-import { noteOperation, noteResult, summaryOf } from "./request-summary.js";
+import { noteOperation, noteResult, type SummaryObserver, summaryOf } from "./request-summary.js";
 
 /**
  * Each request's id (response header, masked errors) and, when anything observes requests (the
- * request log, the metrics), its summary, queued for the observers once the response is out.
+ * request log, the metrics), its summary, handed to each observer once the response is out.
  * Registered after the plugins that rewrite results (useInputErrorCodes): the summary holds the
  * codes clients receive. Durations count from the arrival src/server.ts stamps (stampArrival).
  * One plugin, one hook per phase, and none on arrival: every onRequest, onResultProcess and
@@ -17,9 +16,9 @@ import { noteOperation, noteResult, summaryOf } from "./request-summary.js";
  * ~10 KB more per point read.
  */
 export function useRequestObservation(
-  observations: ObservationQueue | undefined,
+  observers: readonly SummaryObserver[],
 ): Plugin<GraphQLContext & ServerContext, ServerContext> {
-  const observed = observations !== undefined;
+  const observed = observers.length > 0;
   return {
     ...(observed && {
       onValidate: ({ context, params }) =>
@@ -30,14 +29,11 @@ export function useRequestObservation(
       if (observed) noteResult(request, serverContext.req, result);
     },
     onResponse({ request, response, serverContext }) {
-      const requestId = requestIdOf(request, serverContext);
-      response.headers.set(REQUEST_ID_HEADER, requestId);
-      const summary = observations && summaryOf(request);
-      if (!observations || !summary) return;
+      response.headers.set(REQUEST_ID_HEADER, requestIdOf(request, serverContext));
+      const summary = observed ? summaryOf(request) : undefined;
+      if (!summary) return;
       summary.durationMs = performance.now() - summary.started;
-      summary.requestId = requestId;
-      summary.status = response.status;
-      observations.add(summary);
+      for (const observe of observers) observe(summary, response, request, serverContext);
     },
   };
 }

@@ -5,10 +5,11 @@ import { type DocumentNode, type GraphQLError, getOperationAST } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Principal } from "../auth/principal.js";
 import { unexpectedErrorBehind } from "../graphql/errors.js";
+import type { ServerContext } from "./request-id.js";
 
 /**
  * What one GraphQL request did, gathered once for the request log and the metrics: both read it
- * shortly after the response is out (observation-queue.ts). Only what is safe to record: names, codes, who; never a variable, a
+ * when the response is out. Only what is safe to record: names, codes, who; never a variable, a
  * value or a token.
  */
 export interface RequestSummary {
@@ -16,10 +17,6 @@ export interface RequestSummary {
   readonly started: number;
   /** Milliseconds from arrival to the response, set once it is out: every observer reports the same. */
   durationMs: number;
-  /** The request's id (request-id.ts), set with the duration. */
-  requestId: string;
-  /** The response's HTTP status, set with the duration. */
-  status: number;
   /** Set once the request went through GraphQL processing (not /health, /metrics, GraphiQL's page). */
   processed: boolean;
   /** Operations in a batched request; 0 for a single one. */
@@ -70,10 +67,15 @@ export function outcomeOf(summary: RequestSummary): string {
 }
 
 /**
- * What reads a finished request's summary (the request log, the metrics), shortly after its response
- * is out (observation-queue.ts): the summary holds all it needs, not the request or the response.
+ * What reads a finished request's summary (the request log, the metrics). The request is there for
+ * its id (request-id.ts); `serverContext` is what Node's adapter passed.
  */
-export type SummaryObserver = (summary: RequestSummary) => void;
+export type SummaryObserver = (
+  summary: RequestSummary,
+  response: Response,
+  request: Request,
+  serverContext: ServerContext,
+) => void;
 
 /**
  * Notes when Node handed the request over (src/server.ts, before Yoga reads it): its duration counts
@@ -102,8 +104,6 @@ export function emptySummary(started: number): RequestSummary {
   return {
     started,
     durationMs: 0,
-    requestId: "",
-    status: 0,
     processed: false,
     batchSize: 0,
     operationName: undefined,
